@@ -1,0 +1,167 @@
+package blockgen
+
+import (
+	"errors"
+	"math/big"
+	"math/rand/v2"
+	"time"
+
+	"github.com/blocktorrent/blocktorrent/internal/merkle"
+	"github.com/btcsuite/btcd/blockchain"
+	"github.com/btcsuite/btcd/chainhash/v2"
+	btcwire "github.com/btcsuite/btcd/wire/v2"
+)
+
+// ErrConfig means a configuration that cannot produce a block.
+var ErrConfig = errors.New("blockgen: bad configuration")
+
+// RegtestBits is the difficulty of Bitcoin's regression test network: about
+// every second nonce meets it.
+const RegtestBits = 0x207fffff
+
+// Config describes a block to make.
+type Config struct {
+	// Txs is the number of transactions including the coinbase (≥ 1).
+	Txs int
+	// AvgTxBytes scales the size mix so the mean transaction has about
+	// this many bytes; 0 keeps the natural mix (about 400 bytes).
+	AvgTxBytes int
+	// Seed makes the block reproducible.
+	Seed uint64
+	// Prev is the parent block's hash.
+	Prev chainhash.Hash
+	// Height goes into the coinbase (BIP34).
+	Height int32
+	// Bits is the difficulty; 0 means RegtestBits.
+	Bits uint32
+	// Time is the header time; zero means 2026-01-01.
+	Time time.Time
+}
+
+// naturalMean is the mean size in bytes of the unscaled mix below.
+const naturalMean = 400
+
+// Block makes the block cfg describes. The same Config always gives the same
+// block.
+func Block(cfg Config) (*btcwire.MsgBlock, error) {
+	if cfg.Txs < 1 || cfg.Txs > merkle.MaxLeaves {
+		return nil, errors.Join(ErrConfig, errors.New("transaction count out of range"))
+	}
+	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
+	scale := 1.0
+	if cfg.AvgTxBytes > 0 {
+		scale = float64(cfg.AvgTxBytes) / naturalMean
+	}
+	blk := &btcwire.MsgBlock{Transactions: make([]*btcwire.MsgTx, 0, cfg.Txs)}
+	blk.Transactions = append(blk.Transactions, coinbase(rng, cfg.Height))
+	for len(blk.Transactions) < cfg.Txs {
+		size := int(float64(sampleSize(rng)) * scale)
+		blk.Transactions = append(blk.Transactions, payment(rng, size))
+	}
+	txids := make([]chainhash.Hash, len(blk.Transactions))
+	for i, tx := range blk.Transactions {
+		txids[i] = tx.TxHash()
+	}
+	root, _ := merkle.Root(txids)
+	bits := cfg.Bits
+	if bits == 0 {
+		bits = RegtestBits
+	}
+	ts := cfg.Time
+	if ts.IsZero() {
+		ts = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	blk.Header = btcwire.BlockHeader{
+		Version:    0x20000000,
+		PrevBlock:  cfg.Prev,
+		MerkleRoot: root,
+		Timestamp:  ts,
+		Bits:       bits,
+	}
+	if err := Solve(&blk.Header); err != nil {
+		return nil, err
+	}
+	return blk, nil
+}
+
+// Solve grinds the header's nonce (and, when the nonce space runs out, its
+// time) until the hash meets its bits. Only easy targets are practical.
+func Solve(h *btcwire.BlockHeader) error {
+	target := blockchain.CompactToBig(h.Bits)
+	if target.Sign() <= 0 {
+		return errors.Join(ErrConfig, errors.New("non-positive target"))
+	}
+	for tries := 0; tries < 1<<24; tries++ {
+		hash := h.BlockHash()
+		if blockchain.HashToBig(&hash).Cmp(target) <= 0 {
+			return nil
+		}
+		h.Nonce++
+		if h.Nonce == 0 {
+			h.Timestamp = h.Timestamp.Add(time.Second)
+		}
+	}
+	return errors.Join(ErrConfig, errors.New("target too hard to solve here"), errBig(target))
+}
+
+func errBig(t *big.Int) error { return errors.New("target " + t.Text(16)) }
+
+// sampleSize draws a transaction size from a mainnet-like mix.
+func sampleSize(rng *rand.Rand) int {
+	switch p := rng.Float64(); {
+	case p < 0.60: // one input, two outputs
+		return 200 + rng.IntN(60)
+	case p < 0.82: // two inputs
+		return 340 + rng.IntN(80)
+	case p < 0.92: // batched payout
+		return 300 + rng.IntN(700)
+	case p < 0.985: // consolidation
+		return 500 + rng.IntN(1000)
+	default: // large
+		return 2000 + rng.IntN(4000)
+	}
+}
+
+// payment builds a non-witness transaction of about size bytes from P2PKH
+// inputs (148 bytes each) and outputs (34 bytes each).
+func payment(rng *rand.Rand, size int) *btcwire.MsgTx {
+	const overhead, in, out = 10, 148, 34
+	nIn := max(1, (size-overhead-2*out)/in)
+	nOut := max(1, (size-overhead-nIn*in)/out)
+	tx := btcwire.NewMsgTx(2)
+	for range nIn {
+		var prev chainhash.Hash
+		fill(rng, prev[:])
+		sig := make([]byte, 107)
+		fill(rng, sig)
+		tx.AddTxIn(btcwire.NewTxIn(btcwire.NewOutPoint(&prev, rng.Uint32N(4)), sig, nil))
+	}
+	for range nOut {
+		pk := make([]byte, 25)
+		fill(rng, pk)
+		pk[0], pk[1], pk[2], pk[23], pk[24] = 0x76, 0xa9, 0x14, 0x88, 0xac
+		tx.AddTxOut(btcwire.NewTxOut(int64(rng.IntN(1e8)), pk))
+	}
+	return tx
+}
+
+// coinbase builds a coinbase carrying the height (BIP34) and random extra
+// nonce bytes.
+func coinbase(rng *rand.Rand, height int32) *btcwire.MsgTx {
+	tx := btcwire.NewMsgTx(2)
+	script := []byte{4, byte(height), byte(height >> 8), byte(height >> 16), byte(height >> 24), 8}
+	extra := make([]byte, 8)
+	fill(rng, extra)
+	script = append(script, extra...)
+	tx.AddTxIn(btcwire.NewTxIn(btcwire.NewOutPoint(&chainhash.Hash{}, btcwire.MaxPrevOutIndex), script, nil))
+	pk := make([]byte, 25)
+	fill(rng, pk)
+	tx.AddTxOut(btcwire.NewTxOut(50e8, pk))
+	return tx
+}
+
+func fill(rng *rand.Rand, b []byte) {
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+}

@@ -1,0 +1,256 @@
+package job
+
+import (
+	"context"
+	"log/slog"
+	"math/big"
+	"time"
+
+	"github.com/blocktorrent/blocktorrent/internal/wire"
+	"github.com/btcsuite/btcd/chainhash/v2"
+	btcwire "github.com/btcsuite/btcd/wire/v2"
+)
+
+// Config configures an Engine.
+type Config struct {
+	// PowLimit is the network's proof-of-work limit.
+	PowLimit *big.Int
+	// Local is what this node accepts from peers; it is also what the
+	// node sends in SET_PARAMS (MaxUnsolicited is enforced per job).
+	Local wire.SetParams
+	// Push enables unsolicited pushing of verified data to peers that
+	// accept it. A node that only pulls sets it false.
+	Push bool
+	// OnBlock is called on the engine goroutine with every block that
+	// completes through the network (not with locally submitted ones). It
+	// must not block for long.
+	OnBlock func(*btcwire.MsgBlock)
+	// Linger is how long a completed job keeps serving before it closes
+	// (default 60 s).
+	Linger time.Duration
+	// Log receives the engine's logs (default slog.Default()).
+	Log *slog.Logger
+	// Metrics, if set, receives the engine's counters.
+	Metrics *Metrics
+}
+
+// Engine moves blocks as verified pieces. Its exported methods are safe to
+// call from any goroutine; all work happens on the Run goroutine.
+type Engine struct {
+	cfg    Config
+	log    *slog.Logger
+	events chan func()
+	peers  map[PeerID]*peerState
+	jobs   map[wire.JobID]*job
+	order  []wire.JobID // jobs in opening order, for round robin
+	recent map[chainhash.Hash]time.Time
+	m      *Metrics
+}
+
+// eventQueue bounds the engine's inbox. A full inbox drops datagrams, as a
+// full socket buffer would.
+const eventQueue = 8192
+
+// New returns an engine; start it with Run.
+func New(cfg Config) *Engine {
+	if cfg.Linger == 0 {
+		cfg.Linger = 60 * time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
+	return &Engine{
+		cfg:    cfg,
+		log:    cfg.Log,
+		events: make(chan func(), eventQueue),
+		peers:  make(map[PeerID]*peerState),
+		jobs:   make(map[wire.JobID]*job),
+		recent: make(map[chainhash.Hash]time.Time),
+		m:      cfg.Metrics,
+	}
+}
+
+// Run is the engine goroutine. It returns when ctx ends.
+func (e *Engine) Run(ctx context.Context) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		wait := e.step(time.Now())
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case f := <-e.events:
+			f()
+			// Handle what else has queued up before deciding what to send,
+			// so a burst of datagrams is verified as a batch.
+			for i := 0; i < 256; i++ {
+				select {
+				case f := <-e.events:
+					f()
+					continue
+				default:
+				}
+				break
+			}
+		case <-timer.C:
+		}
+	}
+}
+
+// do runs f on the engine goroutine, waiting for room in the inbox.
+func (e *Engine) do(f func()) { e.events <- f }
+
+// try runs f on the engine goroutine unless the inbox is full.
+func (e *Engine) try(f func()) bool {
+	select {
+	case e.events <- f:
+		return true
+	default:
+		return false
+	}
+}
+
+// call runs f on the engine goroutine and waits for it, or for ctx.
+func (e *Engine) call(ctx context.Context, f func()) error {
+	done := make(chan struct{})
+	select {
+	case e.events <- func() { f(); close(done) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// AddPeer makes a handshaken peer known to the engine. Open jobs are
+// offered to it at once.
+func (e *Engine) AddPeer(p Peer) {
+	e.do(func() {
+		ps := &peerState{p: p}
+		e.peers[p.ID()] = ps
+		for _, id := range e.order {
+			e.offerJob(e.jobs[id], ps, time.Now())
+		}
+	})
+}
+
+// RemovePeer forgets a peer; its in-flight requests go to other peers.
+func (e *Engine) RemovePeer(id PeerID) {
+	e.do(func() {
+		delete(e.peers, id)
+		for _, j := range e.jobs {
+			j.dropPeer(id)
+		}
+	})
+}
+
+// Deliver hands the engine a job message from a peer (OPEN_JOB,
+// CLOSE_JOB, JOB_STATE, JOB_STATE_ACK, GET_NODES, NODES, GET_TXS, TXS). It
+// never blocks: when the inbox is full the message is dropped and counted.
+// size is the datagram (or frame) size, for accounting.
+func (e *Engine) Deliver(from PeerID, m wire.Message, size int) {
+	if !e.try(func() { e.handle(from, m, size, time.Now()) }) {
+		e.m.Dropped.Inc()
+	}
+}
+
+// Submit opens a job for a block this node has in full (mined, or heard
+// from its Bitcoin node) and starts sending it.
+func (e *Engine) Submit(blk *btcwire.MsgBlock) error {
+	var err error
+	e.do(func() { err = e.openLocal(blk, time.Now()) })
+	return err
+}
+
+// SubmitWait is Submit that waits until the job is open, returning its
+// error.
+func (e *Engine) SubmitWait(ctx context.Context, blk *btcwire.MsgBlock) error {
+	var err error
+	if cerr := e.call(ctx, func() { err = e.openLocal(blk, time.Now()) }); cerr != nil {
+		return cerr
+	}
+	return err
+}
+
+// handle dispatches one message on the engine goroutine.
+func (e *Engine) handle(from PeerID, m wire.Message, size int, now time.Time) {
+	ps := e.peers[from]
+	if ps == nil {
+		return
+	}
+	switch m := m.(type) {
+	case *wire.OpenJob:
+		e.onOpenJob(ps, m, now)
+	case *wire.CloseJob:
+		if j := e.jobs[m.JobID]; j != nil {
+			j.peer(ps).closed = true
+		}
+	case *wire.JobState:
+		e.onJobState(ps, m, now)
+	case *wire.JobStateAck:
+		e.onJobStateAck(ps, m)
+	case *wire.GetNodes:
+		e.onGetNodes(ps, m, now)
+	case *wire.Nodes:
+		e.onNodes(ps, m, size, now)
+	case *wire.GetTxs:
+		e.onGetTxs(ps, m, now)
+	case *wire.Txs:
+		e.onTxs(ps, m, size, now)
+	}
+}
+
+// step does the timed work (job state, requests, timeouts, linger) and the
+// paced sends, and returns how long the engine may sleep.
+func (e *Engine) step(now time.Time) time.Duration {
+	wait := 100 * time.Millisecond
+	for _, id := range e.order {
+		j := e.jobs[id]
+		if j == nil {
+			continue
+		}
+		if w := e.tick(j, now); w < wait {
+			wait = w
+		}
+	}
+	e.expire(now)
+	if w := e.sendAll(now); w < wait {
+		wait = w
+	}
+	return max(wait, 50*time.Microsecond)
+}
+
+// expire closes jobs that have lingered long enough after completion and
+// forgets old completed hashes.
+func (e *Engine) expire(now time.Time) {
+	kept := e.order[:0]
+	for _, id := range e.order {
+		j := e.jobs[id]
+		if j.completeAt.IsZero() || now.Sub(j.completeAt) < e.cfg.Linger {
+			kept = append(kept, id)
+			continue
+		}
+		for _, ps := range e.peers {
+			if jp := j.peers[ps.p.ID()]; jp != nil && jp.knows {
+				cj := &wire.CloseJob{JobID: j.id, Reason: wire.CloseComplete}
+				_ = ps.p.SendTCP(cj)
+			}
+		}
+		delete(e.jobs, id)
+		e.recent[j.hash] = now
+	}
+	e.order = kept
+	for h, t := range e.recent {
+		if now.Sub(t) > time.Hour {
+			delete(e.recent, h)
+		}
+	}
+}

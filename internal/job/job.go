@@ -1,0 +1,314 @@
+package job
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/blocktorrent/blocktorrent/internal/merkle"
+	"github.com/blocktorrent/blocktorrent/internal/pow"
+	"github.com/blocktorrent/blocktorrent/internal/treestate"
+	"github.com/blocktorrent/blocktorrent/internal/wire"
+	"github.com/btcsuite/btcd/chainhash/v2"
+	btcwire "github.com/btcsuite/btcd/wire/v2"
+)
+
+// job is one block moving through the network. It is owned by the engine
+// goroutine.
+type job struct {
+	id     wire.JobID
+	hash   chainhash.Hash
+	header btcwire.BlockHeader
+	shape  merkle.Shape
+	st     *treestate.State
+	tiers  []uint8 // tier levels; tiers[0] is the lap level
+	lap    wire.Workout
+	local  bool // opened from a block this node had in full
+
+	peers map[PeerID]*jobPeer
+	frags map[uint32]*fragBuf // partial bodies by leaf
+	reqs  map[reqKey]*request
+	lost  map[reqKey]time.Time // items a pusher skipped: likely lost
+	reqID uint32
+
+	version    uint64 // increases whenever something new is verified
+	openedAt   time.Time
+	firstData  time.Time // first data datagram received
+	firstSend  time.Time // first data datagram forwarded or served
+	completeAt time.Time
+	block      *btcwire.MsgBlock
+
+	bytesIn, bytesOut, dupBytes int64
+	sentBeforeComplete         int64
+	bodyBytes, bodyCount       int64 // received bodies, for size estimates
+	fragBytes                  int   // bytes held in partial bodies
+	all                        *treestate.Set
+}
+
+// jobPeer is what the engine knows about one peer for one job.
+type jobPeer struct {
+	knows    bool           // the peer has the job open (OPEN_JOB either way)
+	closed   bool           // the peer sent CLOSE_JOB
+	complete bool           // the peer announced it has everything
+	has      *treestate.Set // what the peer can serve
+	covered  *treestate.Set // has, plus what we sent it
+	told     *treestate.Set // has, plus what it acknowledged we have
+	stateSeq uint32
+	stateAt  time.Time // last JOB_STATE sent
+	stateVer uint64    // job version at the last JOB_STATE sent
+	pushUsed int64     // unsolicited bytes we sent it
+	recvUns  int64     // unsolicited bytes it sent us
+	pushAt   time.Time // last unsolicited datagram received from it
+	pushIdx  map[uint8]uint32
+	offset   uint32 // push rotation start, in leaves
+	bodyLeaf uint32 // fragment cursor: leaf being fragmented
+	bodyOff  uint32 // fragment cursor: next offset
+	inflight int    // outstanding request bytes (estimate)
+	timeouts int    // requests to it that timed out in a row
+}
+
+// peer returns (creating) the per-job view of ps.
+func (j *job) peer(ps *peerState) *jobPeer {
+	id := ps.p.ID()
+	jp := j.peers[id]
+	if jp == nil {
+		jp = &jobPeer{
+			has:     treestate.NewSet(j.shape),
+			covered: treestate.NewSet(j.shape),
+			told:    treestate.NewSet(j.shape),
+			pushIdx: make(map[uint8]uint32),
+		}
+		// Every peer of an open job has the lap: it came in OPEN_JOB.
+		for _, r := range lapRanges(j) {
+			jp.has.AddRange(r)
+			jp.covered.AddRange(r)
+			jp.told.AddRange(r)
+		}
+		j.peers[id] = jp
+	}
+	return jp
+}
+
+// dropPeer forgets a peer and releases its in-flight requests.
+func (j *job) dropPeer(id PeerID) {
+	delete(j.peers, id)
+	for k, r := range j.reqs {
+		if r.peer == id {
+			delete(j.reqs, k)
+		}
+	}
+}
+
+// lapRanges returns the lap level as one range (every node at the lap
+// level is verified once the lap is, by the odd rule all of them are
+// recomputed on the way).
+func lapRanges(j *job) []treestate.Range {
+	l := j.tiers[0]
+	return []treestate.Range{{Level: l, Start: 0, Count: j.shape.Count(l)}}
+}
+
+// newJob builds a job for header with txCount leaves.
+func newJob(header btcwire.BlockHeader, txCount uint32, now time.Time) (*job, error) {
+	shape, err := merkle.NewShape(txCount)
+	if err != nil {
+		return nil, err
+	}
+	hash := header.BlockHash()
+	return &job{
+		id:       wire.JobIDOf(hash),
+		hash:     hash,
+		header:   header,
+		shape:    shape,
+		st:       treestate.New(shape, header.MerkleRoot),
+		tiers:    treestate.Tiers(shape),
+		peers:    make(map[PeerID]*jobPeer),
+		frags:    make(map[uint32]*fragBuf),
+		reqs:     make(map[reqKey]*request),
+		lost:     make(map[reqKey]time.Time),
+		openedAt: now,
+	}, nil
+}
+
+// openLocal opens a job for a block this node holds in full.
+func (e *Engine) openLocal(blk *btcwire.MsgBlock, now time.Time) error {
+	hash := blk.BlockHash()
+	id := wire.JobIDOf(hash)
+	if j := e.jobs[id]; j != nil {
+		return fmt.Errorf("%w: block %v", ErrDuplicate, hash)
+	}
+	if len(blk.Transactions) == 0 {
+		return fmt.Errorf("%w: block without transactions", ErrInvalidBlock)
+	}
+	j, err := newJob(blk.Header, uint32(len(blk.Transactions)), now)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidBlock, err)
+	}
+	leaves := make([]merkle.Node, len(blk.Transactions))
+	bodies := make([][]byte, len(blk.Transactions))
+	for i, tx := range blk.Transactions {
+		leaves[i] = merkle.Node{Pos: j.shape.Leaf(uint32(i)), Hash: tx.TxHash()}
+		var b bytes.Buffer
+		b.Grow(tx.SerializeSize())
+		if err := tx.Serialize(&b); err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalidBlock, err)
+		}
+		bodies[i] = b.Bytes()
+	}
+	if _, err := j.st.AddNodes(leaves); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidBlock, err)
+	}
+	for i, tx := range bodies {
+		if _, err := j.st.AddBody(uint32(i), leaves[i].Hash, tx); err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalidBlock, err)
+		}
+	}
+	if !j.st.Complete() {
+		return fmt.Errorf("%w: merkle root does not match the transactions", ErrInvalidBlock)
+	}
+	lap, err := wire.BuildRootLap(j.shape, func(p merkle.Pos) chainhash.Hash {
+		h, _ := j.st.Verified(p)
+		return h
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidBlock, err)
+	}
+	j.lap = lap
+	j.local = true
+	j.block = blk
+	j.completeAt = now
+	j.version++
+	e.addJob(j)
+	e.m.JobsOpened.Inc()
+	e.log.Info("job opened", "block", hash, "txs", len(blk.Transactions), "source", "local")
+	for _, ps := range e.peers {
+		e.offerJob(j, ps, now)
+	}
+	return nil
+}
+
+// addJob registers a job.
+func (e *Engine) addJob(j *job) {
+	e.jobs[j.id] = j
+	e.order = append(e.order, j.id)
+}
+
+// offerJob sends OPEN_JOB for j to ps on UDP and TCP, unless the peer
+// already has the job open.
+func (e *Engine) offerJob(j *job, ps *peerState, now time.Time) {
+	if j == nil {
+		return
+	}
+	jp := j.peer(ps)
+	if jp.knows || jp.complete {
+		return
+	}
+	jp.knows = true
+	jp.offset = pushOffset(j, ps)
+	m := &wire.OpenJob{Header: j.header, TxCount: j.shape.Leaves(), Lap: j.lap}
+	if j.st.Complete() {
+		m.Flags |= wire.OpenJobHasBodies
+	}
+	// The UDP copy goes first, ahead of any paced data; the TCP copy makes
+	// sure it arrives.
+	ps.ctrl = append(ps.ctrl, udpOpenJob{m})
+	if err := ps.p.SendTCP(m); err != nil {
+		e.log.Debug("OPEN_JOB over TCP failed", "peer", ps.p, "err", err)
+	}
+}
+
+// udpOpenJob marks an OPEN_JOB queued for the UDP copy.
+type udpOpenJob struct{ *wire.OpenJob }
+
+// onOpenJob handles OPEN_JOB from a peer: proof of work, lap, and the job.
+func (e *Engine) onOpenJob(ps *peerState, m *wire.OpenJob, now time.Time) {
+	hash := m.Header.BlockHash()
+	id := wire.JobIDOf(hash)
+	if j := e.jobs[id]; j != nil {
+		if j.hash != hash {
+			return // a different header for the same job id: keep the first
+		}
+		jp := j.peer(ps)
+		jp.knows = true
+		if m.Flags&wire.OpenJobHasBodies != 0 {
+			jp.complete = true
+		}
+		return
+	}
+	if _, ok := e.recent[hash]; ok {
+		return
+	}
+	if err := pow.Check(&m.Header, e.cfg.PowLimit); err != nil {
+		e.penalize(ps, ReasonBadPoW, err)
+		return
+	}
+	j, err := newJob(m.Header, m.TxCount, now)
+	if err != nil {
+		e.penalize(ps, ReasonProtocol, err)
+		return
+	}
+	nodes, err := wire.VerifyRootLap(j.shape, m.Header.MerkleRoot, &m.Lap)
+	if err != nil {
+		reason := ReasonInvalidRun
+		if errors.Is(err, merkle.ErrMutated) {
+			reason = ReasonMutated
+		}
+		e.penalize(ps, reason, err)
+		return
+	}
+	if _, err := j.st.AddNodesFrom(sourceOf(ps), nodes); err != nil {
+		e.penalize(ps, ReasonInvalidRun, err)
+		return
+	}
+	if err := e.fillLapLevel(j); err != nil {
+		e.penalize(ps, ReasonInvalidRun, err)
+		return
+	}
+	j.lap = m.Lap
+	j.version++
+	e.addJob(j)
+	e.m.JobsOpened.Inc()
+	jp := j.peer(ps)
+	jp.knows = true
+	if m.Flags&wire.OpenJobHasBodies != 0 {
+		jp.complete = true
+	}
+	e.log.Debug("job opened", "block", hash, "txs", m.TxCount, "from", ps.p)
+	// Cut-through starts here: the header and lap are verified, so every
+	// other peer hears of the block now, before any leaf has arrived.
+	for _, other := range e.peers {
+		if other != ps {
+			e.offerJob(j, other, now)
+		}
+	}
+}
+
+// fillLapLevel makes sure every node of the lap level is verified: the lap
+// holds all but the last, and the last was recomputed from the right edge.
+func (e *Engine) fillLapLevel(j *job) error {
+	l := j.tiers[0]
+	for i := uint32(0); i < j.shape.Count(l); i++ {
+		if _, ok := j.st.Verified(merkle.Pos{Level: l, Index: i}); !ok {
+			return fmt.Errorf("%w: lap level node (%d,%d) not recomputed", ErrBadLap, l, i)
+		}
+	}
+	return nil
+}
+
+// penalize scores a peer and logs why.
+func (e *Engine) penalize(ps *peerState, reason string, err error) {
+	e.m.Rejected.WithLabelValues(reason).Inc()
+	e.log.Warn("peer misbehaved", "peer", ps.p, "reason", reason, "err", err)
+	ps.p.Penalize(reason, penalty(reason))
+}
+
+// sourceOf names a peer as a treestate source.
+func sourceOf(ps *peerState) treestate.Source { return treestate.Source(ps.p.ID()) + 1 }
+
+// pushOffset picks where pushes of a complete block to ps start, so that
+// several sources feeding one receiver start at different places and their
+// data adds up instead of duplicating.
+func pushOffset(j *job, ps *peerState) uint32 {
+	h := uint64(ps.p.ID())*0x9e3779b97f4a7c15 ^ uint64(j.id[0]) | uint64(j.id[1])<<8
+	return uint32(h>>7) % j.shape.Leaves()
+}

@@ -1,0 +1,86 @@
+package job
+
+import (
+	"time"
+
+	"github.com/blocktorrent/blocktorrent/internal/wire"
+)
+
+// PeerID identifies a peer to the engine. The session layer assigns it.
+type PeerID uint64
+
+// Peer is the engine's view of one handshaken session. Implementations must
+// be safe to call from the engine goroutine while their own goroutines run.
+type Peer interface {
+	// ID returns the peer's identifier.
+	ID() PeerID
+	// String names the peer for logs.
+	String() string
+	// SendUDP sends m in one datagram now and returns the datagram size. It
+	// must not block for long.
+	SendUDP(m wire.Message) (int, error)
+	// SendTCP queues m on the control connection.
+	SendTCP(m wire.Message) error
+	// Params returns the peer's latest SET_PARAMS (defaults before one).
+	Params() wire.SetParams
+	// RTT returns the smoothed round-trip time, 0 when unknown.
+	RTT() time.Duration
+	// PaceRate returns the rate in bytes per second at which datagrams may
+	// leave for this peer.
+	PaceRate() float64
+	// MaxDatagram returns the whole datagram size to use (header included).
+	MaxDatagram() int
+	// Penalize scores the peer for misbehaviour (docs/protocol.md §10).
+	Penalize(reason string, points int)
+}
+
+// Penalty reasons and points of docs/protocol.md §10.
+const (
+	ReasonInvalidRun  = "invalid-run"
+	ReasonInvalidBody = "invalid-body"
+	ReasonBadPoW      = "bad-pow"
+	ReasonMutated     = "mutated"
+	ReasonUnrequested = "unrequested"
+	ReasonProtocol    = "protocol"
+	ReasonStall       = "stall"
+)
+
+// penalty returns the points of a reason.
+func penalty(reason string) int {
+	switch reason {
+	case ReasonUnrequested, ReasonStall:
+		return 10
+	case ReasonProtocol:
+		return 20
+	default:
+		return 100
+	}
+}
+
+// peerState is the engine's per-peer bookkeeping, owned by the engine
+// goroutine.
+type peerState struct {
+	p      Peer
+	tokens float64   // pacing budget in bytes; may go negative
+	refill time.Time // last token refill
+	ctrl   []wire.Message
+	resp   []*response
+	rr     int // round-robin position over jobs for pushes
+}
+
+// refillTokens adds the budget earned since the last refill, capped at a
+// burst of about 2 ms of sending (at least three datagrams).
+func (ps *peerState) refillTokens(now time.Time) {
+	rate := ps.p.PaceRate()
+	burst := max(3*float64(ps.p.MaxDatagram()), rate*0.002)
+	if !ps.refill.IsZero() {
+		ps.tokens += rate * now.Sub(ps.refill).Seconds()
+	}
+	ps.tokens = min(ps.tokens, burst)
+	ps.refill = now
+}
+
+// payloadRoom returns the payload bytes one datagram to this peer can carry.
+func (ps *peerState) payloadRoom() int {
+	return ps.p.MaxDatagram() - wire.DatagramHeaderSize
+}

@@ -1,0 +1,374 @@
+package job
+
+import (
+	"bytes"
+	"errors"
+	"time"
+
+	"github.com/blocktorrent/blocktorrent/internal/merkle"
+	"github.com/blocktorrent/blocktorrent/internal/treestate"
+	"github.com/blocktorrent/blocktorrent/internal/wire"
+	btcwire "github.com/btcsuite/btcd/wire/v2"
+)
+
+// Limits that bound what one peer can make the engine hold.
+const (
+	maxResponses   = 256      // pending responses per peer
+	maxFragBytes   = 16 << 20 // partial bodies per job
+	bodyTier       = 255      // pushIdx key for bodies
+	maxServedNodes = 4096     // nodes per GET_NODES, as the spec limits
+)
+
+// fragBuf reassembles one transaction body from fragments.
+type fragBuf struct {
+	data []byte
+	have []span // received byte ranges, sorted and merged
+}
+
+type span struct{ lo, hi uint32 }
+
+// add records data at off and reports whether the body is complete.
+func (f *fragBuf) add(off uint32, data []byte) bool {
+	copy(f.data[off:], data)
+	s := span{off, off + uint32(len(data))}
+	out := f.have[:0:0]
+	for _, h := range f.have {
+		if h.hi < s.lo || h.lo > s.hi {
+			out = append(out, h)
+			continue
+		}
+		s.lo, s.hi = min(s.lo, h.lo), max(s.hi, h.hi)
+	}
+	out = append(out, s)
+	f.have = out
+	return len(out) == 1 && out[0].lo == 0 && out[0].hi == uint32(len(f.data))
+}
+
+// unsolicited accounts an unrequested datagram and reports whether it is
+// within what this node accepts from the peer for the job.
+func (e *Engine) unsolicited(ps *peerState, jp *jobPeer, size int, now time.Time) bool {
+	jp.pushAt = now
+	jp.recvUns += int64(size)
+	limit := int64(e.cfg.Local.MaxUnsolicited)
+	if limit != wire.NoLimit && jp.recvUns > limit {
+		e.m.Wasted.Add(float64(size))
+		e.penalize(ps, ReasonUnrequested, errors.New("unsolicited data past MAX_UNSOLICITED"))
+		return false
+	}
+	return true
+}
+
+// onNodes verifies a NODES datagram against what is already verified.
+func (e *Engine) onNodes(ps *peerState, m *wire.Nodes, size int, now time.Time) {
+	j := e.jobs[m.JobID]
+	if j == nil {
+		e.m.Wasted.Add(float64(size))
+		return
+	}
+	jp := j.peer(ps)
+	jp.knows = true
+	j.bytesIn += int64(size)
+	if j.firstData.IsZero() {
+		j.firstData = now
+	}
+	if m.ReqID == 0 && !e.unsolicited(ps, jp, size, now) {
+		return
+	}
+	var nodes []merkle.Node
+	for i := range m.Runs.Runs {
+		run := &m.Runs.Runs[i]
+		ns, err := run.Nodes()
+		if err != nil {
+			// Short leaf hashes need a mempool to resolve; without one
+			// the run is unusable here but not an offence.
+			if run.Seq.DefaultSize != 32 || len(run.Seq.Exceptions) > 0 {
+				continue
+			}
+			e.penalize(ps, ReasonProtocol, err)
+			return
+		}
+		nodes = append(nodes, ns...)
+		if m.ReqID == 0 && len(ns) > 0 {
+			last := ns[len(ns)-1].Pos
+			jp.pushIdx[last.Level] = max(jp.pushIdx[last.Level], last.Index+1)
+		}
+	}
+	if len(nodes) == 0 {
+		return
+	}
+	if j.st.Complete() {
+		j.dupBytes += int64(size)
+		e.m.Duplicate.Add(float64(size))
+		return
+	}
+	newly, err := j.st.AddNodesFrom(sourceOf(ps), nodes)
+	e.takeRejections(j)
+	if err != nil {
+		reason := ReasonInvalidRun
+		switch {
+		case errors.Is(err, merkle.ErrMutated):
+			reason = ReasonMutated
+		case errors.Is(err, treestate.ErrBadPos), errors.Is(err, merkle.ErrBadPos):
+			reason = ReasonProtocol
+		}
+		e.penalize(ps, reason, err)
+		return
+	}
+	for _, n := range nodes {
+		jp.has.Add(n.Pos)
+		jp.covered.Add(n.Pos)
+		jp.told.Add(n.Pos)
+	}
+	if len(newly) == 0 {
+		if j.st.PendingLen() == 0 || allVerified(j, nodes) {
+			j.dupBytes += int64(size)
+			e.m.Duplicate.Add(float64(size))
+		}
+		return
+	}
+	e.verified(j, now)
+	e.settleRequests(j)
+}
+
+// allVerified reports whether every node is verified already.
+func allVerified(j *job, nodes []merkle.Node) bool {
+	for _, n := range nodes {
+		if _, ok := j.st.Verified(n.Pos); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// verified notes that j gained verified data: peers will hear of it in the
+// next JOB_STATE and pushes pick it up at once.
+func (e *Engine) verified(j *job, now time.Time) {
+	j.version++
+	for _, leaf := range j.st.TakeNewBodies() {
+		_ = leaf // bodies held until their leaf verified: now stored
+	}
+	if j.st.Complete() && j.completeAt.IsZero() {
+		e.complete(j, now)
+	}
+}
+
+// takeRejections penalizes the sources of pending data that later failed
+// verification.
+func (e *Engine) takeRejections(j *job) {
+	for _, r := range j.st.TakeRejections() {
+		for _, ps := range e.peers {
+			if sourceOf(ps) == r.Source {
+				reason := ReasonInvalidRun
+				if errors.Is(r.Err, merkle.ErrMutated) {
+					reason = ReasonMutated
+				} else if errors.Is(r.Err, treestate.ErrBadBody) {
+					reason = ReasonInvalidBody
+				}
+				e.penalize(ps, reason, r.Err)
+			}
+		}
+	}
+}
+
+// onTxs reassembles bodies and keeps those whose txid is a verified leaf.
+func (e *Engine) onTxs(ps *peerState, m *wire.Txs, size int, now time.Time) {
+	j := e.jobs[m.JobID]
+	if j == nil {
+		e.m.Wasted.Add(float64(size))
+		return
+	}
+	jp := j.peer(ps)
+	jp.knows = true
+	j.bytesIn += int64(size)
+	if j.firstData.IsZero() {
+		j.firstData = now
+	}
+	if m.ReqID == 0 && !e.unsolicited(ps, jp, size, now) {
+		return
+	}
+	useful := false
+	for _, f := range m.Fragments {
+		if f.Leaf >= j.shape.Leaves() {
+			e.penalize(ps, ReasonProtocol, errors.New("body for a leaf outside the block"))
+			return
+		}
+		if m.ReqID == 0 {
+			jp.pushIdx[bodyTier] = max(jp.pushIdx[bodyTier], f.Leaf+1)
+		}
+		if j.st.HasBody(f.Leaf) {
+			continue
+		}
+		body := e.reassemble(j, f)
+		if body == nil {
+			useful = true // a fragment on its way to a body
+			continue
+		}
+		var tx btcwire.MsgTx
+		if err := tx.Deserialize(bytes.NewReader(body)); err != nil {
+			e.penalize(ps, ReasonInvalidBody, err)
+			return
+		}
+		stored, err := j.st.AddBodyFrom(sourceOf(ps), f.Leaf, tx.TxHash(), body)
+		if err != nil {
+			e.penalize(ps, ReasonInvalidBody, err)
+			return
+		}
+		jp.has.AddBody(f.Leaf)
+		jp.covered.AddBody(f.Leaf)
+		jp.told.AddBody(f.Leaf)
+		useful = useful || stored
+		if stored {
+			j.bodyBytes += int64(len(body))
+			j.bodyCount++
+		}
+	}
+	e.takeRejections(j)
+	if !useful {
+		j.dupBytes += int64(size)
+		e.m.Duplicate.Add(float64(size))
+		return
+	}
+	e.verified(j, now)
+	e.settleRequests(j)
+}
+
+// reassemble adds a fragment and returns the whole body once complete.
+func (e *Engine) reassemble(j *job, f wire.TxFragment) []byte {
+	if f.Offset == 0 && int(f.Total) == len(f.Data) {
+		return f.Data
+	}
+	fb := j.frags[f.Leaf]
+	if fb != nil && len(fb.data) != int(f.Total) {
+		j.fragBytes -= len(fb.data)
+		delete(j.frags, f.Leaf)
+		fb = nil
+	}
+	if fb == nil {
+		if j.fragBytes+int(f.Total) > maxFragBytes {
+			return nil
+		}
+		fb = &fragBuf{data: make([]byte, f.Total)}
+		j.frags[f.Leaf] = fb
+		j.fragBytes += int(f.Total)
+	}
+	if !fb.add(f.Offset, f.Data) {
+		return nil
+	}
+	delete(j.frags, f.Leaf)
+	j.fragBytes -= len(fb.data)
+	return fb.data
+}
+
+// onJobState records what a peer has and acknowledges it.
+func (e *Engine) onJobState(ps *peerState, m *wire.JobState, now time.Time) {
+	j := e.jobs[m.JobID]
+	if j == nil {
+		return
+	}
+	jp := j.peer(ps)
+	jp.knows = true
+	if m.Flags&wire.JobStateComplete != 0 {
+		jp.complete = true
+	}
+	if err := addRuns(j, jp, &m.Nodes, &m.Bodies, jp.has, jp.covered, jp.told); err != nil {
+		e.penalize(ps, ReasonProtocol, err)
+		return
+	}
+	ack := wire.JobStateAck(*m)
+	ps.ctrl = append(ps.ctrl, &ack)
+}
+
+// onJobStateAck records what a peer now knows we have.
+func (e *Engine) onJobStateAck(ps *peerState, m *wire.JobStateAck) {
+	j := e.jobs[m.JobID]
+	if j == nil {
+		return
+	}
+	jp := j.peer(ps)
+	if err := addRuns(j, jp, &m.Nodes, &m.Bodies, jp.told); err != nil {
+		e.penalize(ps, ReasonProtocol, err)
+	}
+}
+
+// addRuns adds the flat runs of a JOB_STATE (nodes and bodies) to sets.
+func addRuns(j *job, jp *jobPeer, nodes, bodies *wire.Workout, sets ...*treestate.Set) error {
+	rs, err := treestate.RangesFromWorkout(j.shape, *nodes)
+	if err != nil {
+		return err
+	}
+	bs, err := treestate.RangesFromWorkout(j.shape, *bodies)
+	if err != nil {
+		return err
+	}
+	for _, b := range bs {
+		if b.Level != j.shape.Depth() {
+			return errors.New("JOB_STATE bodies not at the leaf level")
+		}
+	}
+	for _, s := range sets {
+		for _, r := range rs {
+			if err := s.AddRange(r); err != nil {
+				return err
+			}
+		}
+		for _, b := range bs {
+			if err := s.AddBodies(b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// onGetNodes queues a response to GET_NODES.
+func (e *Engine) onGetNodes(ps *peerState, m *wire.GetNodes, now time.Time) {
+	j := e.jobs[m.JobID]
+	if j == nil {
+		return
+	}
+	rs, err := treestate.RangesFromWorkout(j.shape, m.Want)
+	if err != nil || totalCount(rs) > maxServedNodes {
+		e.penalize(ps, ReasonProtocol, errors.Join(errors.New("bad GET_NODES"), err))
+		return
+	}
+	e.queueResponse(ps, &response{j: j, reqID: m.ReqID, nodes: rs})
+}
+
+// onGetTxs queues a response to GET_TXS.
+func (e *Engine) onGetTxs(ps *peerState, m *wire.GetTxs, now time.Time) {
+	j := e.jobs[m.JobID]
+	if j == nil {
+		return
+	}
+	rs, err := treestate.RangesFromWorkout(j.shape, m.Leaves)
+	if err == nil {
+		for _, r := range rs {
+			if r.Level != j.shape.Depth() {
+				err = errors.New("GET_TXS names nodes above the leaves")
+			}
+		}
+	}
+	if err != nil || totalCount(rs) > maxServedNodes {
+		e.penalize(ps, ReasonProtocol, errors.Join(errors.New("bad GET_TXS"), err))
+		return
+	}
+	e.queueResponse(ps, &response{j: j, reqID: m.ReqID, leaves: rs})
+}
+
+// queueResponse adds a response, dropping it when the peer already has too
+// many waiting (it will time out and ask again, perhaps elsewhere).
+func (e *Engine) queueResponse(ps *peerState, r *response) {
+	if len(ps.resp) >= maxResponses {
+		e.m.Dropped.Inc()
+		return
+	}
+	ps.resp = append(ps.resp, r)
+}
+
+func totalCount(rs []treestate.Range) int {
+	n := 0
+	for _, r := range rs {
+		n += int(r.Count)
+	}
+	return n
+}

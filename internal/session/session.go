@@ -1,0 +1,381 @@
+package session
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/blocktorrent/blocktorrent/internal/transport"
+	"github.com/blocktorrent/blocktorrent/internal/wire"
+)
+
+// Handler receives what a session does not handle itself. Calls come from
+// the session's reader goroutines and must not block.
+type Handler interface {
+	// OnMessage gets job, chain and address messages, from TCP or UDP;
+	// size is the frame or datagram size.
+	OnMessage(s *Session, m wire.Message, size int)
+	// OnBan is called once when the peer's score reaches BanScore.
+	OnBan(s *Session, reason string)
+}
+
+// BanScore is the score at which a peer is disconnected and banned.
+const BanScore = 100
+
+// sendQueue bounds the TCP writer's queue.
+const sendQueue = 1024
+
+// Session is one handshaken peer.
+type Session struct {
+	id      uint64
+	conn    net.Conn
+	fr      *wire.FrameReader
+	sock    *transport.Socket
+	udp     *transport.Binding
+	mine    *wire.BTVersion
+	theirs  *wire.BTVersion
+	dialer  bool
+	local   *Local
+	handler Handler
+	log     *slog.Logger
+
+	out       chan wire.Message
+	done      chan struct{}
+	closeOnce sync.Once
+	closeErr  atomic.Pointer[error]
+
+	params   atomic.Pointer[wire.SetParams] // the peer's
+	rate     atomic.Uint64                  // pacing rate, bytes/s (float64 bits)
+	maxDgram atomic.Int64
+	rated    atomic.Bool // ESTIMATE_BANDWIDTH has answered
+
+	mu      sync.Mutex
+	srtt    time.Duration
+	rttvar  time.Duration
+	pings   map[uint64]time.Time // nonce → sent, for RTT
+	arrived map[uint64]arrival   // probe PINGs received, by nonce
+	trains  []*wire.EstimateBandwidth
+	mtus    []*wire.TestMTU
+	score   int
+	reasons map[string]int
+
+	tcpIn, tcpOut atomic.Int64
+}
+
+type arrival struct {
+	at   time.Time
+	size int
+}
+
+// DefaultRate is the pacing rate before ESTIMATE_BANDWIDTH has answered:
+// 20 Mbit/s, as docs/protocol.md §7.4 says.
+const DefaultRate = 20e6 / 8
+
+// MaxRate caps the pacing rate estimate (1 Gbit/s).
+const MaxRate = 1e9 / 8
+
+var nextID atomic.Uint64
+
+// Open runs the handshake on conn and binds the peer's UDP address on
+// sock. dialer says whether this side opened the connection.
+func Open(ctx context.Context, conn net.Conn, sock *transport.Socket, l *Local, dialer bool, h Handler, log *slog.Logger) (*Session, error) {
+	fr := wire.NewFrameReader(bufio.NewReaderSize(conn, 64<<10))
+	mine, theirs, err := handshake(ctx, conn, fr, l, dialer)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	addr, err := udpAddr(conn, theirs.UDPPort)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Session{
+		id: nextID.Add(1), conn: conn, fr: fr, sock: sock, mine: mine, theirs: theirs,
+		dialer: dialer, local: l, handler: h,
+		out: make(chan wire.Message, sendQueue), done: make(chan struct{}),
+		pings: make(map[uint64]time.Time), arrived: make(map[uint64]arrival),
+		reasons: make(map[string]int),
+	}
+	s.log = log.With("peer", s.String())
+	def := wire.DefaultSetParams()
+	s.params.Store(&def)
+	s.setRate(DefaultRate)
+	s.maxDgram.Store(wire.DefaultDatagramSize)
+	s.udp, err = sock.Bind(addr, mine.Token, theirs.Token, s.handleDatagram)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// ID returns the session's process-unique identifier.
+func (s *Session) ID() uint64 { return s.id }
+
+// String names the peer by its TCP address.
+func (s *Session) String() string { return s.conn.RemoteAddr().String() }
+
+// Version returns the peer's BTVERSION.
+func (s *Session) Version() *wire.BTVersion { return s.theirs }
+
+// Dialer reports whether this side opened the connection.
+func (s *Session) Dialer() bool { return s.dialer }
+
+// Done is closed when the session ends.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Params returns the peer's latest SET_PARAMS.
+func (s *Session) Params() wire.SetParams { return *s.params.Load() }
+
+// MaxDatagram returns the datagram size in force: the tested path MTU,
+// capped by what the peer accepts.
+func (s *Session) MaxDatagram() int {
+	return min(int(s.maxDgram.Load()), int(s.Params().MaxDatagram))
+}
+
+// PaceRate returns bytes/s for the pacer: the measured bottleneck rate,
+// capped by the peer's MAX_RATE.
+func (s *Session) PaceRate() float64 {
+	r := float64FromBits(s.rate.Load())
+	if mr := s.Params().MaxRate; mr > 0 {
+		r = min(r, float64(mr)/8)
+	}
+	return r
+}
+
+// Probed reports whether the path has been measured: an RTT sample and
+// the bottleneck rate are in.
+func (s *Session) Probed() bool { return s.rated.Load() && s.RTT() > 0 }
+
+// RTT returns the smoothed round-trip time (0 before the first PONG).
+func (s *Session) RTT() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.srtt
+}
+
+// Traffic returns bytes in and out on TCP and UDP.
+func (s *Session) Traffic() (in, out int64) {
+	return s.tcpIn.Load() + s.udp.BytesIn.Load(), s.tcpOut.Load() + s.udp.BytesOut.Load()
+}
+
+// Score returns the misbehaviour score and its reasons.
+func (s *Session) Score() (int, map[string]int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := make(map[string]int, len(s.reasons))
+	for k, v := range s.reasons {
+		r[k] = v
+	}
+	return s.score, r
+}
+
+// Penalize adds points for reason; at BanScore the peer is banned and
+// disconnected. It never penalizes twice past the threshold.
+func (s *Session) Penalize(reason string, points int) {
+	s.mu.Lock()
+	before := s.score
+	s.score += points
+	s.reasons[reason] += points
+	after := s.score
+	s.mu.Unlock()
+	if before < BanScore && after >= BanScore {
+		s.log.Warn("banning peer", "reason", reason, "score", after)
+		s.handler.OnBan(s, reason)
+		s.Disconnect(wire.ReasonBanned, "banned: "+reason)
+	}
+}
+
+// SendUDP sends m in one datagram and returns its size.
+func (s *Session) SendUDP(m wire.Message) (int, error) {
+	return s.sock.Send(s.udp, m, s.MaxDatagram())
+}
+
+// SendTCP queues m for the control connection. It fails, rather than
+// block, when the queue is full.
+func (s *Session) SendTCP(m wire.Message) error {
+	select {
+	case <-s.done:
+		return ErrClosed
+	default:
+	}
+	select {
+	case s.out <- m:
+		return nil
+	default:
+		return fmt.Errorf("%w: TCP send queue full", ErrClosed)
+	}
+}
+
+// SendTCPWait queues m, waiting for room or ctx.
+func (s *Session) SendTCPWait(ctx context.Context, m wire.Message) error {
+	select {
+	case s.out <- m:
+		return nil
+	case <-s.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Disconnect sends DISCONNECT and closes the session.
+func (s *Session) Disconnect(reason wire.DisconnectReason, msg string) {
+	_ = s.conn.SetWriteDeadline(time.Now().Add(time.Second))
+	_ = wire.WriteFrame(s.conn, &wire.Disconnect{Reason: reason, Message: msg})
+	s.close(fmt.Errorf("%w: %v: %s", ErrClosed, reason, msg))
+}
+
+// Close ends the session.
+func (s *Session) Close() { s.close(ErrClosed) }
+
+func (s *Session) close(err error) {
+	s.closeOnce.Do(func() {
+		s.closeErr.Store(&err)
+		s.sock.Unbind(s.udp)
+		s.conn.Close()
+		close(s.done)
+	})
+}
+
+// Err returns why the session ended.
+func (s *Session) Err() error {
+	if p := s.closeErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Run serves the session until it ends: it sends SET_PARAMS and the
+// probes, runs the writer, and reads control frames. It returns why the
+// session ended.
+func (s *Session) Run(ctx context.Context) error {
+	go s.writer()
+	go func() {
+		select {
+		case <-ctx.Done():
+			s.Disconnect(wire.ReasonShuttingDown, "shutting down")
+		case <-s.done:
+		}
+	}()
+	p := s.local.Params
+	_ = s.SendTCP(&p)
+	go s.probe(ctx)
+	for {
+		t, payload, err := s.fr.ReadFrame()
+		if err != nil {
+			s.close(err)
+			return s.Err()
+		}
+		s.tcpIn.Add(int64(len(payload) + wire.FrameHeaderSize))
+		if !t.Known() {
+			continue // forward compatibility (§4.1)
+		}
+		// The frame reader reuses its buffer and decoded messages alias
+		// their payload, so the payload is copied before it leaves.
+		m, err := wire.DecodeMessage(t, bytes.Clone(payload))
+		if err != nil {
+			s.Penalize("protocol", 20)
+			s.Disconnect(wire.ReasonProtocol, err.Error())
+			return s.Err()
+		}
+		if err := s.handleTCP(m, len(payload)+wire.FrameHeaderSize); err != nil {
+			s.close(err)
+			return s.Err()
+		}
+	}
+}
+
+// writer owns the TCP writes.
+func (s *Session) writer() {
+	bw := bufio.NewWriterSize(s.conn, 64<<10)
+	var buf []byte
+	for {
+		var m wire.Message
+		select {
+		case m = <-s.out:
+		case <-s.done:
+			return
+		}
+		for {
+			buf = wire.AppendFrame(buf[:0], m)
+			if _, err := bw.Write(buf); err != nil {
+				s.close(err)
+				return
+			}
+			s.tcpOut.Add(int64(len(buf)))
+			select {
+			case m = <-s.out:
+				continue
+			default:
+			}
+			break
+		}
+		if err := bw.Flush(); err != nil {
+			s.close(err)
+			return
+		}
+	}
+}
+
+// handleTCP handles one control message.
+func (s *Session) handleTCP(m wire.Message, size int) error {
+	switch m := m.(type) {
+	case *wire.BTVersion, *wire.BTVerack:
+		s.Penalize("protocol", 20)
+		return fmt.Errorf("%w: %v after the handshake", ErrHandshake, m.Type())
+	case *wire.Disconnect:
+		return fmt.Errorf("%w: peer disconnected: %v %s", ErrClosed, m.Reason, m.Message)
+	case *wire.SetParams:
+		p := *m
+		if p.MaxDatagram < wire.DefaultDatagramSize {
+			s.Penalize("protocol", 20)
+			return nil
+		}
+		s.params.Store(&p)
+	case *wire.TestMTU:
+		s.onTestMTU(m)
+	case *wire.EstimateBandwidth:
+		s.onEstimate(m)
+	default:
+		s.handler.OnMessage(s, m, size)
+	}
+	return nil
+}
+
+// handleDatagram is the transport's handler for this session's datagrams.
+func (s *Session) handleDatagram(_ *transport.Binding, h wire.DatagramHeader, payload []byte) {
+	size := len(payload) + wire.DatagramHeaderSize
+	// payload aliases the socket's read buffer; decoded messages alias
+	// their payload and travel to other goroutines, so copy it.
+	m, err := wire.DecodeMessage(h.Type, bytes.Clone(payload))
+	if err != nil {
+		s.Penalize("protocol", 20)
+		return
+	}
+	switch m := m.(type) {
+	case *wire.Ping:
+		s.onPing(m, size)
+	case *wire.Pong:
+		s.onPong(m)
+	default:
+		if errors.Is(s.Err(), ErrClosed) {
+			return
+		}
+		s.handler.OnMessage(s, m, size)
+	}
+}
+
+// RemoteAddr returns the peer's TCP address.
+func (s *Session) RemoteAddr() net.Addr { return s.conn.RemoteAddr() }
