@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"math/big"
+	"math/rand/v2"
 	"time"
 
 	"github.com/blocktorrent/blocktorrent/internal/wire"
@@ -45,6 +46,7 @@ type Engine struct {
 	order  []wire.JobID // jobs in opening order, for round robin
 	recent map[chainhash.Hash]time.Time
 	m      *Metrics
+	salt   uint64 // random, spreads push starting points between nodes
 }
 
 // eventQueue bounds the engine's inbox. A full inbox drops datagrams, as a
@@ -70,6 +72,7 @@ func New(cfg Config) *Engine {
 		jobs:   make(map[wire.JobID]*job),
 		recent: make(map[chainhash.Hash]time.Time),
 		m:      cfg.Metrics,
+		salt:   rand.Uint64(),
 	}
 }
 

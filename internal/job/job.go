@@ -40,10 +40,10 @@ type job struct {
 	block      *btcwire.MsgBlock
 
 	bytesIn, bytesOut, dupBytes int64
-	sentBeforeComplete         int64
-	bodyBytes, bodyCount       int64 // received bodies, for size estimates
-	fragBytes                  int   // bytes held in partial bodies
-	all                        *treestate.Set
+	sentBeforeComplete          int64
+	bodyBytes, bodyCount        int64 // received bodies, for size estimates
+	fragBytes                   int   // bytes held in partial bodies
+	all                         *treestate.Set
 }
 
 // jobPeer is what the engine knows about one peer for one job.
@@ -60,12 +60,13 @@ type jobPeer struct {
 	pushUsed int64     // unsolicited bytes we sent it
 	recvUns  int64     // unsolicited bytes it sent us
 	pushAt   time.Time // last unsolicited datagram received from it
-	pushIdx  map[uint8]uint32
+	pushIdx  map[uint8]uint32 // per tier (bodyTier for bodies): end of the last pushed item received
 	offset   uint32 // push rotation start, in leaves
 	bodyLeaf uint32 // fragment cursor: leaf being fragmented
 	bodyOff  uint32 // fragment cursor: next offset
 	inflight int    // outstanding request bytes (estimate)
 	timeouts int    // requests to it that timed out in a row
+	stallAt  time.Time
 }
 
 // peer returns (creating) the per-job view of ps.
@@ -204,7 +205,11 @@ func (e *Engine) offerJob(j *job, ps *peerState, now time.Time) {
 		return
 	}
 	jp.knows = true
-	jp.offset = pushOffset(j, ps)
+	if j.st.Complete() {
+		// A source spreads its starting points so several sources feeding
+		// one receiver add up; a relay forwards in arrival order.
+		jp.offset = e.pushOffset(j, ps)
+	}
 	m := &wire.OpenJob{Header: j.header, TxCount: j.shape.Leaves(), Lap: j.lap}
 	if j.st.Complete() {
 		m.Flags |= wire.OpenJobHasBodies
@@ -308,7 +313,9 @@ func sourceOf(ps *peerState) treestate.Source { return treestate.Source(ps.p.ID(
 // pushOffset picks where pushes of a complete block to ps start, so that
 // several sources feeding one receiver start at different places and their
 // data adds up instead of duplicating.
-func pushOffset(j *job, ps *peerState) uint32 {
-	h := uint64(ps.p.ID())*0x9e3779b97f4a7c15 ^ uint64(j.id[0]) | uint64(j.id[1])<<8
-	return uint32(h>>7) % j.shape.Leaves()
+func (e *Engine) pushOffset(j *job, ps *peerState) uint32 {
+	h := (uint64(ps.p.ID()) ^ e.salt) * 0x9e3779b97f4a7c15
+	h ^= uint64(j.id[0]) | uint64(j.id[1])<<8
+	h *= 0xbf58476d1ce4e5b9
+	return uint32(h>>32) % j.shape.Leaves()
 }

@@ -66,6 +66,23 @@ type peerState struct {
 	ctrl   []wire.Message
 	resp   []*response
 	rr     int // round-robin position over jobs for pushes
+	srt    time.Duration // smoothed request-to-response time
+	srtVar time.Duration
+}
+
+// sampleResponse folds one request's response time into the estimate
+// (RFC 6298 smoothing, as for RTT).
+func (ps *peerState) sampleResponse(d time.Duration) {
+	if ps.srt == 0 {
+		ps.srt, ps.srtVar = d, d/2
+		return
+	}
+	diff := ps.srt - d
+	if diff < 0 {
+		diff = -diff
+	}
+	ps.srtVar = (3*ps.srtVar + diff) / 4
+	ps.srt = (7*ps.srt + d) / 8
 }
 
 // refillTokens adds the budget earned since the last refill, capped at a

@@ -88,9 +88,9 @@ func (e *Engine) onNodes(ps *peerState, m *wire.Nodes, size int, now time.Time) 
 			return
 		}
 		nodes = append(nodes, ns...)
-		if m.ReqID == 0 && len(ns) > 0 {
-			last := ns[len(ns)-1].Pos
-			jp.pushIdx[last.Level] = max(jp.pushIdx[last.Level], last.Index+1)
+		if m.ReqID == 0 && len(ns) > 0 && run.Dir == wire.Flat {
+			e.markGaps(j, run.Level, jp.pushIdx[run.Level], run.Start, now)
+			jp.pushIdx[run.Level] = run.Start + uint32(len(ns))
 		}
 	}
 	if len(nodes) == 0 {
@@ -126,8 +126,9 @@ func (e *Engine) onNodes(ps *peerState, m *wire.Nodes, size int, now time.Time) 
 		}
 		return
 	}
+	jp.timeouts = 0
 	e.verified(j, now)
-	e.settleRequests(j)
+	e.settleRequests(j, now)
 }
 
 // allVerified reports whether every node is verified already.
@@ -192,8 +193,9 @@ func (e *Engine) onTxs(ps *peerState, m *wire.Txs, size int, now time.Time) {
 			e.penalize(ps, ReasonProtocol, errors.New("body for a leaf outside the block"))
 			return
 		}
-		if m.ReqID == 0 {
-			jp.pushIdx[bodyTier] = max(jp.pushIdx[bodyTier], f.Leaf+1)
+		if m.ReqID == 0 && f.Offset == 0 {
+			e.markGaps(j, bodyTier, jp.pushIdx[bodyTier], f.Leaf, now)
+			jp.pushIdx[bodyTier] = f.Leaf + 1
 		}
 		if j.st.HasBody(f.Leaf) {
 			continue
@@ -228,8 +230,9 @@ func (e *Engine) onTxs(ps *peerState, m *wire.Txs, size int, now time.Time) {
 		e.m.Duplicate.Add(float64(size))
 		return
 	}
+	jp.timeouts = 0
 	e.verified(j, now)
-	e.settleRequests(j)
+	e.settleRequests(j, now)
 }
 
 // reassemble adds a fragment and returns the whole body once complete.

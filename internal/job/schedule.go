@@ -146,8 +146,11 @@ func (e *Engine) request(j *job, now time.Time) time.Duration {
 			jp.inflight -= r.bytes
 			jp.timeouts++
 			e.m.Timeouts.Inc()
-			if jp.timeouts >= 4 {
+			// A stall is four timeouts in a row with nothing useful from
+			// the peer in between, scored at most once a second.
+			if jp.timeouts >= 4 && now.Sub(jp.stallAt) > time.Second {
 				jp.timeouts = 0
+				jp.stallAt = now
 				e.penalize(ps, ReasonStall, errors.New("four requests in a row unanswered"))
 			}
 		} else if to-age < wait {
@@ -203,12 +206,12 @@ func (e *Engine) request(j *job, now time.Time) time.Duration {
 					g = treestate.Range{Level: j.shape.Depth(), Start: 0, Count: j.shape.Leaves()}
 				}
 				idx = g.End()
+				key := reqKey{bodyTier, g.Start}
 				g = clipVerifiedWithoutBody(j, g)
 				if g.Count == 0 {
 					continue
 				}
-				key := reqKey{bodyTier, g.Start}
-				if _, ok := j.reqs[key]; ok || !e.due(j, key, bodyTier, g.Start, pushing, now) {
+				if _, ok := j.reqs[key]; ok || !e.due(j, key, pushing, now) {
 					continue
 				}
 				if p := e.pick(j, g, true, now); p != nil {
@@ -258,33 +261,60 @@ func (e *Engine) wantGroup(j *job, k int, g treestate.Range, pushing bool, now t
 	if j.st.HasRange(g) {
 		return false
 	}
-	return e.due(j, reqKey{g.Level, g.Start}, g.Level, g.Start, pushing, now)
+	return e.due(j, reqKey{g.Level, g.Start}, pushing, now)
 }
 
 // due decides whether a missing item may be requested: always when nobody
-// is pushing; while someone is, only once a pusher has moved past it and it
-// stayed missing for lostGrace.
-func (e *Engine) due(j *job, key reqKey, tier uint8, start uint32, pushing bool, now time.Time) bool {
+// is pushing; while someone is, only when a pusher skipped it (a gap in its
+// push order, see markGaps) and it stayed missing for lostGrace.
+func (e *Engine) due(j *job, key reqKey, pushing bool, now time.Time) bool {
 	if !pushing {
 		return true
 	}
-	passed := false
-	for _, jp := range j.peers {
-		if jp.pushIdx[tier] > start+maxGroup {
-			passed = true
-			break
+	t, ok := j.lost[key]
+	return ok && now.Sub(t) >= lostGrace
+}
+
+// markGaps notes the items a pusher skipped: a pusher sends in index order,
+// so when its item at index cur follows one that ended at prev, the groups
+// between that we still lack were probably lost. A pusher that wrapped
+// around (cur < prev) marks nothing.
+func (e *Engine) markGaps(j *job, level uint8, prev, cur uint32, now time.Time) {
+	if cur <= prev {
+		return
+	}
+	body := level == bodyTier
+	k := len(j.tiers) - 1
+	if !body {
+		for k > 0 && j.tiers[k] != level {
+			k--
+		}
+		if k == 0 {
+			return
 		}
 	}
-	if !passed {
-		delete(j.lost, key)
-		return false
+	for idx := prev; idx < cur; {
+		g := groupOf(j, max(k, 1), idx)
+		if len(j.tiers) == 1 {
+			g = treestate.Range{Level: j.shape.Depth(), Start: 0, Count: j.shape.Leaves()}
+		}
+		idx = g.End()
+		missing := false
+		if body {
+			for i := max(g.Start, prev); i < min(g.End(), cur); i++ {
+				if !j.st.HasBody(i) {
+					missing = true
+					break
+				}
+			}
+		} else {
+			missing = !j.st.HasRange(g)
+		}
+		key := reqKey{level, g.Start}
+		if _, ok := j.lost[key]; missing && !ok {
+			j.lost[key] = now
+		}
 	}
-	t, ok := j.lost[key]
-	if !ok {
-		j.lost[key] = now
-		return false
-	}
-	return now.Sub(t) >= lostGrace
 }
 
 // pick chooses the holder of g expected to deliver it first: outstanding
@@ -347,11 +377,15 @@ func (e *Engine) track(j *job, ps *peerState, key reqKey, count uint32, bytes in
 func (e *Engine) timeout(ps *peerState, jp *jobPeer) time.Duration {
 	rate := max(ps.p.PaceRate(), 1)
 	drain := time.Duration(float64(jp.inflight) / rate * 1.5 * float64(time.Second))
-	return 2*ps.p.RTT() + drain + 30*time.Millisecond
+	base := 2*ps.p.RTT() + drain + 30*time.Millisecond
+	if ps.srt > 0 {
+		base = max(base, ps.srt+4*ps.srtVar+10*time.Millisecond)
+	}
+	return base
 }
 
 // settleRequests drops requests whose data has all arrived.
-func (e *Engine) settleRequests(j *job) {
+func (e *Engine) settleRequests(j *job, now time.Time) {
 	for k, r := range j.reqs {
 		done := false
 		if k.level == bodyTier {
@@ -367,11 +401,12 @@ func (e *Engine) settleRequests(j *job) {
 		}
 		if done {
 			delete(j.reqs, k)
-			for id, jp := range j.peers {
-				if id == r.peer {
-					jp.inflight -= r.bytes
-					jp.timeouts = 0
-				}
+			delete(j.lost, k)
+			if jp := j.peers[r.peer]; jp != nil {
+				jp.inflight -= r.bytes
+			}
+			if ps := e.peers[r.peer]; ps != nil && r.tries == 1 {
+				ps.sampleResponse(now.Sub(r.sent))
 			}
 		}
 	}

@@ -237,27 +237,25 @@ func (e *Engine) pushOne(ps *peerState, j *job, jp *jobPeer) int {
 	}
 	m := &wire.Txs{JobID: j.id}
 	room := ps.payloadRoom() - 8 - 4 - 3
-	start := b
-	if jp.bodyOff > 0 && jp.bodyLeaf == b {
-		start = jp.bodyLeaf
-	}
-	ranges := []treestate.Range{{Level: j.shape.Depth(), Start: start, Count: 1}}
-	frag := uint32(0)
-	if start == jp.bodyLeaf {
-		frag = jp.bodyOff
-	}
-	for len(m.Fragments) == 0 || room > 64 {
-		room, ranges, frag = fillBodies(j, jp, m, room, ranges, frag)
+	for room > 64 {
+		frag := uint32(0)
+		if jp.bodyOff > 0 && jp.bodyLeaf == b {
+			frag = jp.bodyOff
+		}
+		before := len(m.Fragments)
+		room, _, frag = fillBodies(j, jp, m, room, []treestate.Range{{Level: j.shape.Depth(), Start: b, Count: 1}}, frag)
 		if frag > 0 {
-			jp.bodyLeaf, jp.bodyOff = ranges[0].Start, frag
+			// A large body was cut: the next datagram goes on from here.
+			jp.bodyLeaf, jp.bodyOff = b, frag
 			break
 		}
 		jp.bodyOff = 0
-		next, ok := nextBody(j, jp, n)
-		if !ok || room <= 64 {
+		if len(m.Fragments) == before {
+			break // the next body does not fit what is left
+		}
+		if b, bok = nextBody(j, jp, n); !bok {
 			break
 		}
-		ranges = []treestate.Range{{Level: j.shape.Depth(), Start: next, Count: 1}}
 	}
 	if len(m.Fragments) == 0 {
 		return 0

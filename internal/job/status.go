@@ -16,8 +16,8 @@ type JobStatus struct {
 	LeavesVerified   int    `json:"leaves_verified"`
 	Bodies           int    `json:"bodies"`
 	Local            bool   `json:"local"`
-	CompleteMs       int64  `json:"complete_ms"`        // first data datagram to whole block; -1 while open
-	FirstForwardMs   int64  `json:"first_forward_ms"`   // first data datagram to the first forwarded; -1 if none
+	CompleteMs       int64  `json:"complete_ms"`      // first data datagram to whole block; -1 while open
+	FirstForwardMs   int64  `json:"first_forward_ms"` // first data datagram to the first forwarded; -1 if none
 	BytesIn          int64  `json:"bytes_in"`
 	BytesOut         int64  `json:"bytes_out"`
 	DuplicateBytes   int64  `json:"duplicate_bytes"`
