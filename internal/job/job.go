@@ -48,25 +48,27 @@ type job struct {
 
 // jobPeer is what the engine knows about one peer for one job.
 type jobPeer struct {
-	knows    bool           // the peer has the job open (OPEN_JOB either way)
-	closed   bool           // the peer sent CLOSE_JOB
-	complete bool           // the peer announced it has everything
-	has      *treestate.Set // what the peer can serve
-	covered  *treestate.Set // has, plus what we sent it
-	told     *treestate.Set // has, plus what it acknowledged we have
-	stateSeq uint32
-	stateAt  time.Time // last JOB_STATE sent
-	stateVer uint64    // job version at the last JOB_STATE sent
-	pushUsed int64     // unsolicited bytes we sent it
-	recvUns  int64     // unsolicited bytes it sent us
-	pushAt   time.Time // last unsolicited datagram received from it
-	pushIdx  map[uint8]uint32 // per tier (bodyTier for bodies): end of the last pushed item received
-	offset   uint32 // push rotation start, in leaves
-	bodyLeaf uint32 // fragment cursor: leaf being fragmented
-	bodyOff  uint32 // fragment cursor: next offset
-	inflight int    // outstanding request bytes (estimate)
-	timeouts int    // requests to it that timed out in a row
-	stallAt  time.Time
+	knows      bool                 // the peer has the job open (OPEN_JOB either way)
+	closed     bool                 // the peer sent CLOSE_JOB
+	complete   bool                 // the peer announced it has everything
+	completeAt time.Time            // when it did
+	heard      map[reqKey]time.Time // when it announced each group
+	has        *treestate.Set       // what the peer can serve
+	covered    *treestate.Set       // has, plus what we sent it
+	told       *treestate.Set       // has, plus what it acknowledged we have
+	stateSeq   uint32
+	stateAt    time.Time        // last JOB_STATE sent
+	stateVer   uint64           // job version at the last JOB_STATE sent
+	pushUsed   int64            // unsolicited bytes we sent it
+	recvUns    int64            // unsolicited bytes it sent us
+	pushAt     time.Time        // last unsolicited datagram received from it
+	pushIdx    map[uint8]uint32 // per tier (bodyTier for bodies): end of the last pushed item received
+	offset     uint32           // push rotation start, in leaves
+	bodyLeaf   uint32           // fragment cursor: leaf being fragmented
+	bodyOff    uint32           // fragment cursor: next offset
+	inflight   int              // outstanding request bytes (estimate)
+	timeouts   int              // requests to it that timed out in a row
+	stallAt    time.Time
 }
 
 // peer returns (creating) the per-job view of ps.
@@ -79,6 +81,7 @@ func (j *job) peer(ps *peerState) *jobPeer {
 			covered: treestate.NewSet(j.shape),
 			told:    treestate.NewSet(j.shape),
 			pushIdx: make(map[uint8]uint32),
+			heard:   make(map[reqKey]time.Time),
 		}
 		// Every peer of an open job has the lap: it came in OPEN_JOB.
 		for _, r := range lapRanges(j) {
@@ -235,8 +238,8 @@ func (e *Engine) onOpenJob(ps *peerState, m *wire.OpenJob, now time.Time) {
 		}
 		jp := j.peer(ps)
 		jp.knows = true
-		if m.Flags&wire.OpenJobHasBodies != 0 {
-			jp.complete = true
+		if m.Flags&wire.OpenJobHasBodies != 0 && !jp.complete {
+			jp.complete, jp.completeAt = true, now
 		}
 		return
 	}
@@ -276,7 +279,7 @@ func (e *Engine) onOpenJob(ps *peerState, m *wire.OpenJob, now time.Time) {
 	jp := j.peer(ps)
 	jp.knows = true
 	if m.Flags&wire.OpenJobHasBodies != 0 {
-		jp.complete = true
+		jp.complete, jp.completeAt = true, now
 	}
 	e.log.Debug("job opened", "block", hash, "txs", m.TxCount, "from", ps.p)
 	// Cut-through starts here: the header and lap are verified, so every

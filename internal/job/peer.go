@@ -65,7 +65,7 @@ type peerState struct {
 	refill time.Time // last token refill
 	ctrl   []wire.Message
 	resp   []*response
-	rr     int // round-robin position over jobs for pushes
+	rr     int           // round-robin position over jobs for pushes
 	srt    time.Duration // smoothed request-to-response time
 	srtVar time.Duration
 }

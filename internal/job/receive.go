@@ -89,7 +89,9 @@ func (e *Engine) onNodes(ps *peerState, m *wire.Nodes, size int, now time.Time) 
 		}
 		nodes = append(nodes, ns...)
 		if m.ReqID == 0 && len(ns) > 0 && run.Dir == wire.Flat {
-			e.markGaps(j, run.Level, jp.pushIdx[run.Level], run.Start, now)
+			if prev, ok := jp.pushIdx[run.Level]; ok {
+				e.markGaps(j, jp, run.Level, prev, run.Start, now)
+			}
 			jp.pushIdx[run.Level] = run.Start + uint32(len(ns))
 		}
 	}
@@ -194,7 +196,9 @@ func (e *Engine) onTxs(ps *peerState, m *wire.Txs, size int, now time.Time) {
 			return
 		}
 		if m.ReqID == 0 && f.Offset == 0 {
-			e.markGaps(j, bodyTier, jp.pushIdx[bodyTier], f.Leaf, now)
+			if prev, ok := jp.pushIdx[bodyTier]; ok {
+				e.markGaps(j, jp, bodyTier, prev, f.Leaf, now)
+			}
 			jp.pushIdx[bodyTier] = f.Leaf + 1
 		}
 		if j.st.HasBody(f.Leaf) {
@@ -270,13 +274,14 @@ func (e *Engine) onJobState(ps *peerState, m *wire.JobState, now time.Time) {
 	}
 	jp := j.peer(ps)
 	jp.knows = true
-	if m.Flags&wire.JobStateComplete != 0 {
-		jp.complete = true
+	if m.Flags&wire.JobStateComplete != 0 && !jp.complete {
+		jp.complete, jp.completeAt = true, now
 	}
 	if err := addRuns(j, jp, &m.Nodes, &m.Bodies, jp.has, jp.covered, jp.told); err != nil {
 		e.penalize(ps, ReasonProtocol, err)
 		return
 	}
+	e.hear(j, jp, &m.Nodes, &m.Bodies, now)
 	ack := wire.JobStateAck(*m)
 	ps.ctrl = append(ps.ctrl, &ack)
 }
@@ -374,4 +379,37 @@ func totalCount(rs []treestate.Range) int {
 		n += int(r.Count)
 	}
 	return n
+}
+
+// hear records when a peer announced each group of a JOB_STATE, so the
+// scheduler can give data already on its way time to land.
+func (e *Engine) hear(j *job, jp *jobPeer, nodes, bodies *wire.Workout, now time.Time) {
+	rs, _ := treestate.RangesFromWorkout(j.shape, *nodes)
+	bs, _ := treestate.RangesFromWorkout(j.shape, *bodies)
+	note := func(key reqKey) {
+		if _, ok := jp.heard[key]; !ok {
+			jp.heard[key] = now
+		}
+	}
+	for _, r := range rs {
+		k := len(j.tiers) - 1
+		for k > 0 && j.tiers[k] != r.Level {
+			k--
+		}
+		if k == 0 {
+			continue
+		}
+		for idx := r.Start; idx < r.End(); {
+			g := groupOf(j, k, idx)
+			idx = g.End()
+			note(reqKey{g.Level, g.Start})
+		}
+	}
+	for _, r := range bs {
+		for idx := r.Start; idx < r.End(); {
+			g := bodyGroup(j, idx)
+			idx = g.End()
+			note(reqKey{bodyTier, g.Start})
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/blocktorrent/blocktorrent/internal/merkle"
 	"github.com/blocktorrent/blocktorrent/internal/treestate"
 	"github.com/blocktorrent/blocktorrent/internal/wire"
 	"github.com/btcsuite/btcd/blockchain"
@@ -32,7 +33,7 @@ type request struct {
 const (
 	stateInterval = 2 * time.Millisecond  // JOB_STATE batching
 	lostGrace     = 5 * time.Millisecond  // reordering allowance
-	pushIdleMin   = 20 * time.Millisecond // a pusher silent this long is idle
+	pushIdleMin   = 10 * time.Millisecond // a pusher silent this long is idle
 	maxReqPerTick = 64                    // requests issued per job per tick
 )
 
@@ -127,10 +128,9 @@ func (j *job) holder(jp *jobPeer) *treestate.Set {
 	return jp.has
 }
 
-// request expires timed-out requests and issues new ones: for every group
-// whose parent is verified and that some peer holds, ask the peer that
-// should deliver it soonest. While a peer is pushing the job to us only
-// the groups it skipped (likely lost) are asked for.
+// request expires timed-out requests and issues new ones: every group
+// whose parent is verified and that some peer holds is asked of the
+// eligible holder expected to deliver it first (see eligible).
 func (e *Engine) request(j *job, now time.Time) time.Duration {
 	wait := 50 * time.Millisecond
 	for k, r := range j.reqs {
@@ -157,78 +157,92 @@ func (e *Engine) request(j *job, now time.Time) time.Duration {
 			wait = to - age
 		}
 	}
-	pushing := false
-	for id, jp := range j.peers {
-		if ps := e.peers[id]; ps != nil && !jp.pushAt.IsZero() && now.Sub(jp.pushAt) < max(pushIdleMin, 2*ps.p.RTT()) {
-			pushing = true
-		}
+	// Collect the missing groups some peer holds, node tiers top down and
+	// then bodies; each is considered once.
+	type cand struct {
+		key  reqKey
+		g    treestate.Range
+		body bool
 	}
-	issued := 0
-	var gets = map[PeerID]*pendingGets{}
-	// Node groups, tier by tier.
-	for k := 1; k < len(j.tiers) && issued < maxReqPerTick; k++ {
+	var cands []cand
+	seen := make(map[reqKey]bool)
+	for k := 1; k < len(j.tiers); k++ {
 		level := j.tiers[k]
-		for id, jp := range j.peers {
-			ps := e.peers[id]
-			if ps == nil {
-				continue
-			}
+		for _, jp := range j.peers {
 			for _, r := range j.st.Wanted(j.holder(jp), level) {
-				for idx := r.Start; idx < r.End() && issued < maxReqPerTick; {
+				for idx := r.Start; idx < r.End(); {
 					g := groupOf(j, k, idx)
 					idx = g.End()
-					if e.wantGroup(j, k, g, pushing, now) {
-						if p := e.pick(j, g, false, now); p != nil {
-							gets[p.p.ID()] = gets[p.p.ID()].add(p, g, false)
-							e.track(j, p, reqKey{g.Level, g.Start}, g.Count, 32*int(g.Count), now)
-							issued++
-						}
+					key := reqKey{g.Level, g.Start}
+					if seen[key] {
+						continue
+					}
+					seen[key] = true
+					if e.needGroup(j, k, g) {
+						cands = append(cands, cand{key, g, false})
 					}
 				}
 			}
 		}
 	}
-	// Bodies of verified leaves, a leaf group at a time.
-	leafTier := len(j.tiers) - 1
 	avg := 400
 	if j.bodyCount > 0 {
 		avg = int(j.bodyBytes / j.bodyCount)
 	}
-	for id, jp := range j.peers {
-		ps := e.peers[id]
-		if ps == nil || issued >= maxReqPerTick {
-			continue
-		}
+	for _, jp := range j.peers {
 		for _, r := range j.st.WantedBodies(j.holder(jp)) {
-			for idx := r.Start; idx < r.End() && issued < maxReqPerTick; {
-				g := groupOf(j, max(leafTier, 1), idx)
-				if leafTier == 0 {
-					g = treestate.Range{Level: j.shape.Depth(), Start: 0, Count: j.shape.Leaves()}
-				}
+			for idx := r.Start; idx < r.End(); {
+				g := bodyGroup(j, idx)
 				idx = g.End()
 				key := reqKey{bodyTier, g.Start}
-				g = clipVerifiedWithoutBody(j, g)
-				if g.Count == 0 {
+				if seen[key] {
 					continue
 				}
-				if _, ok := j.reqs[key]; ok || !e.due(j, key, pushing, now) {
+				seen[key] = true
+				if _, ok := j.reqs[key]; ok {
 					continue
 				}
-				if p := e.pick(j, g, true, now); p != nil {
-					gets[p.p.ID()] = gets[p.p.ID()].add(p, g, true)
-					e.track(j, p, key, g.Count, avg*int(g.Count), now)
-					issued++
+				if g = clipVerifiedWithoutBody(j, g); g.Count > 0 {
+					cands = append(cands, cand{key, g, true})
 				}
 			}
 		}
 	}
+	gets := map[PeerID]*pendingGets{}
+	issued := 0
+	for _, c := range cands {
+		if issued >= maxReqPerTick {
+			wait = 0
+			break
+		}
+		ps, retry := e.pick(j, c.key, c.g, c.body, now)
+		if ps == nil {
+			if retry > 0 && retry < wait {
+				wait = retry
+			}
+			continue
+		}
+		bytes := 32 * int(c.g.Count)
+		if c.body {
+			bytes = avg * int(c.g.Count)
+		}
+		gets[ps.p.ID()] = gets[ps.p.ID()].add(ps, c.g, c.body)
+		e.track(j, ps, c.key, c.g.Count, bytes, now)
+		issued++
+	}
 	for _, pg := range gets {
 		pg.flush(e, j)
 	}
-	if pushing {
-		wait = min(wait, lostGrace)
-	}
 	return wait
+}
+
+// bodyGroup returns the leaf-tier group holding leaf idx: bodies are
+// requested a leaf group at a time.
+func bodyGroup(j *job, idx uint32) treestate.Range {
+	if len(j.tiers) == 1 {
+		return treestate.Range{Level: j.shape.Depth(), Start: 0, Count: j.shape.Leaves()}
+	}
+	return groupOf(j, len(j.tiers)-1, idx)
 }
 
 // clipVerifiedWithoutBody narrows a leaf range to the span from the first to
@@ -246,40 +260,52 @@ func clipVerifiedWithoutBody(j *job, g treestate.Range) treestate.Range {
 	return treestate.Range{Level: g.Level, Start: lo, Count: hi - lo}
 }
 
-// wantGroup reports whether group g of tier k should be requested now: its
-// parent is verified, it is not complete, not in flight, and due.
-func (e *Engine) wantGroup(j *job, k int, g treestate.Range, pushing bool, now time.Time) bool {
+// needGroup reports whether group g of tier k is worth requesting: its
+// parent is verified, it is not all verified, and it is not in flight.
+func (e *Engine) needGroup(j *job, k int, g treestate.Range) bool {
 	if _, ok := j.reqs[reqKey{g.Level, g.Start}]; ok {
 		return false
 	}
-	parent := j.shape.Leaf(0)
-	parent.Level = j.tiers[k-1]
-	parent.Index = g.Start >> (g.Level - j.tiers[k-1])
+	parent := merkle.Pos{Level: j.tiers[k-1], Index: g.Start >> (g.Level - j.tiers[k-1])}
 	if _, ok := j.st.Verified(parent); !ok {
 		return false
 	}
-	if j.st.HasRange(g) {
-		return false
-	}
-	return e.due(j, reqKey{g.Level, g.Start}, pushing, now)
+	return !j.st.HasRange(g)
 }
 
-// due decides whether a missing item may be requested: always when nobody
-// is pushing; while someone is, only when a pusher skipped it (a gap in its
-// push order, see markGaps) and it stayed missing for lostGrace.
-func (e *Engine) due(j *job, key reqKey, pushing bool, now time.Time) bool {
-	if !pushing {
-		return true
+// eligible reports whether the group named key may be asked of the peer
+// now, and if not, how long until it may. A group a pusher skipped (a gap
+// in its push order) is due from any holder after lostGrace. Otherwise a
+// peer that is pushing this job to us is left to push it; a peer that is
+// not is asked once it has announced the group long enough ago for data
+// already on the way to have landed: max(20 ms, RTT/2).
+func (e *Engine) eligible(j *job, jp *jobPeer, ps *peerState, key reqKey, now time.Time) (bool, time.Duration) {
+	if t, ok := j.lost[key]; ok {
+		if d := now.Sub(t); d < lostGrace {
+			return false, lostGrace - d
+		}
+		return true, 0
 	}
-	t, ok := j.lost[key]
-	return ok && now.Sub(t) >= lostGrace
+	rtt := ps.p.RTT()
+	if !jp.pushAt.IsZero() && now.Sub(jp.pushAt) < max(pushIdleMin, rtt/4) {
+		return false, max(pushIdleMin, rtt/4)
+	}
+	heard, ok := jp.heard[key]
+	if !ok {
+		heard = jp.completeAt
+	}
+	wait := max(20*time.Millisecond, rtt/2)
+	if d := now.Sub(heard); d < wait {
+		return false, wait - d
+	}
+	return true, 0
 }
 
 // markGaps notes the items a pusher skipped: a pusher sends in index order,
 // so when its item at index cur follows one that ended at prev, the groups
 // between that we still lack were probably lost. A pusher that wrapped
 // around (cur < prev) marks nothing.
-func (e *Engine) markGaps(j *job, level uint8, prev, cur uint32, now time.Time) {
+func (e *Engine) markGaps(j *job, jp *jobPeer, level uint8, prev, cur uint32, now time.Time) {
 	if cur <= prev {
 		return
 	}
@@ -294,15 +320,26 @@ func (e *Engine) markGaps(j *job, level uint8, prev, cur uint32, now time.Time) 
 		}
 	}
 	for idx := prev; idx < cur; {
-		g := groupOf(j, max(k, 1), idx)
-		if len(j.tiers) == 1 {
-			g = treestate.Range{Level: j.shape.Depth(), Start: 0, Count: j.shape.Leaves()}
+		g := bodyGroup(j, idx)
+		if !body {
+			g = groupOf(j, k, idx)
 		}
 		idx = g.End()
+		// Only what the pusher held can have been skipped by loss; what it
+		// lacked it will push when it has it.
+		h := j.holder(jp)
+		if body && !hasBodies(h, treestate.Range{Level: g.Level, Start: max(g.Start, prev), Count: min(g.End(), cur) - max(g.Start, prev)}) {
+			continue
+		}
+		if !body && !h.HasRange(g) {
+			continue
+		}
 		missing := false
 		if body {
 			for i := max(g.Start, prev); i < min(g.End(), cur); i++ {
-				if !j.st.HasBody(i) {
+				// A body whose leaf is not verified yet may be held
+				// pending; only verified leaves without a body count.
+				if _, ok := j.st.Verified(j.shape.Leaf(i)); ok && !j.st.HasBody(i) {
 					missing = true
 					break
 				}
@@ -317,12 +354,14 @@ func (e *Engine) markGaps(j *job, level uint8, prev, cur uint32, now time.Time) 
 	}
 }
 
-// pick chooses the holder of g expected to deliver it first: outstanding
-// bytes over its rate, plus half its round trip. Peers over their in-flight
-// budget are passed over.
-func (e *Engine) pick(j *job, g treestate.Range, body bool, now time.Time) *peerState {
+// pick chooses, among the holders of g for which the request is eligible,
+// the one expected to deliver it first: outstanding bytes over its rate
+// plus half its round trip. Peers over their in-flight budget are passed
+// over. When no holder is eligible yet it returns how long until one may be.
+func (e *Engine) pick(j *job, key reqKey, g treestate.Range, body bool, now time.Time) (*peerState, time.Duration) {
 	var best *peerState
 	bestT := time.Duration(1<<62 - 1)
+	retry := time.Duration(0)
 	for id, jp := range j.peers {
 		ps := e.peers[id]
 		if ps == nil || jp.closed {
@@ -336,6 +375,12 @@ func (e *Engine) pick(j *job, g treestate.Range, body bool, now time.Time) *peer
 		} else if !h.HasRange(g) {
 			continue
 		}
+		if ok, d := e.eligible(j, jp, ps, key, now); !ok {
+			if retry == 0 || d < retry {
+				retry = d
+			}
+			continue
+		}
 		rate := max(ps.p.PaceRate(), 1)
 		budget := int(rate*(ps.p.RTT()+50*time.Millisecond).Seconds()*2) + 64<<10
 		if jp.inflight > budget {
@@ -346,7 +391,7 @@ func (e *Engine) pick(j *job, g treestate.Range, body bool, now time.Time) *peer
 			best, bestT = ps, t
 		}
 	}
-	return best
+	return best, retry
 }
 
 func hasBodies(s *treestate.Set, g treestate.Range) bool {

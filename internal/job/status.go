@@ -23,6 +23,8 @@ type JobStatus struct {
 	DuplicateBytes   int64  `json:"duplicate_bytes"`
 	ForwardedEarlyBy int64  `json:"forwarded_before_complete_bytes"`
 	OpenedAt         string `json:"opened_at"`
+	// CompletedAt is when the block was whole here (zero while open).
+	CompletedAt time.Time `json:"completed_at"`
 }
 
 // Status returns the engine's jobs, oldest first.
@@ -70,6 +72,7 @@ func (j *job) status() JobStatus {
 		start = j.openedAt
 	}
 	if !j.completeAt.IsZero() {
+		s.CompletedAt = j.completeAt
 		s.State = "complete"
 		if !j.local {
 			s.CompleteMs = j.completeAt.Sub(start).Milliseconds()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"time"
 
@@ -37,6 +38,9 @@ type Config struct {
 	// Link, if set, shapes this node's outbound traffic to each peer IP
 	// with the link emulator (tests, demo, bench, or a manual experiment).
 	Link func(remote netip.Addr) linkemu.Profile
+	// WrapPacketConn, if set, wraps the node's UDP socket (after the link
+	// emulator): fault injection in tests.
+	WrapPacketConn func(net.PacketConn) net.PacketConn
 	// OnBlock is called with every block that completes from the network.
 	OnBlock func(*btcwire.MsgBlock)
 	// Log receives the node's logs.

@@ -165,6 +165,9 @@ func (n *Node) listen() error {
 		if n.cfg.Link != nil {
 			pc = linkemu.NewPacketConn(pc, func(dst net.Addr) linkemu.Profile { return n.cfg.Link(addrIP(dst)) })
 		}
+		if n.cfg.WrapPacketConn != nil {
+			pc = n.cfg.WrapPacketConn(pc)
+		}
 		n.pc = pc
 		n.sock = transport.New(pc)
 		return nil

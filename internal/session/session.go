@@ -282,6 +282,11 @@ func (s *Session) Run(ctx context.Context) error {
 		if !t.Known() {
 			continue // forward compatibility (§4.1)
 		}
+		if !t.IsTCP() {
+			s.Penalize("protocol", 20)
+			s.Disconnect(wire.ReasonProtocol, fmt.Sprintf("%v is a UDP message", t))
+			return s.Err()
+		}
 		// The frame reader reuses its buffer and decoded messages alias
 		// their payload, so the payload is copied before it leaves.
 		m, err := wire.DecodeMessage(t, bytes.Clone(payload))

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/blocktorrent/blocktorrent/internal/linkemu"
+	"github.com/blocktorrent/blocktorrent/internal/node"
+	"github.com/blocktorrent/blocktorrent/internal/wire"
+)
+
+// listFlag collects a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+func runNode(args []string) error {
+	fs := flag.NewFlagSet("node", flag.ContinueOnError)
+	cfg := node.DefaultConfig()
+	var peers listFlag
+	fs.StringVar(&cfg.Network, "network", "regtest", "Bitcoin network: mainnet, testnet3, testnet4, signet, regtest, simnet")
+	fs.StringVar(&cfg.DataDir, "datadir", "", "directory for the node's files")
+	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8334", "TCP and UDP address")
+	fs.Var(&peers, "peer", "peer to connect to, HOST:PORT (repeatable)")
+	fs.StringVar(&cfg.Status, "status", "", "serve GET /status and GET /metrics on HOST:PORT")
+	role := fs.String("role", "relay", "role announced in SET_PARAMS: node, limited, relay, miner")
+	unsolicited := fs.Uint("max-unsolicited", wire.NoLimit, "unsolicited bytes accepted per job (0 none)")
+	push := fs.Bool("push", true, "push verified data to peers that accept it")
+	delay := fs.Duration("link-delay", 0, "emulate a WAN: one-way delay added to every outbound link")
+	rate := fs.Float64("link-mbit", 0, "emulate a WAN: outbound rate per peer in Mbit/s (0 = unlimited)")
+	loss := fs.Float64("link-loss", 0, "emulate a WAN: random outbound loss, 0..1")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg.Peers = peers
+	cfg.Push = *push
+	cfg.Params.MaxUnsolicited = uint32(min(*unsolicited, uint(wire.NoLimit)))
+	switch *role {
+	case "node":
+		cfg.Params.Role = wire.RoleNode
+	case "limited":
+		cfg.Params.Role = wire.RoleLimited
+	case "relay":
+		cfg.Params.Role = wire.RoleRelay
+	case "miner":
+		cfg.Params.Role = wire.RoleMiner
+	default:
+		return usageError(fs, "unknown role %q", *role)
+	}
+	if *delay > 0 || *rate > 0 || *loss > 0 {
+		p := linkemu.Profile{Delay: *delay, RateBps: int64(*rate * 1e6), Loss: *loss, Seed: time.Now().UnixNano()}
+		if err := p.Validate(); err != nil {
+			return err
+		}
+		cfg.Link = func(netip.Addr) linkemu.Profile { return p }
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(*level)); err != nil {
+		return usageError(fs, "log level: %v", err)
+	}
+	cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
+	n, err := node.New(cfg)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := n.Start(ctx); err != nil {
+		return err
+	}
+	if cfg.Status != "" {
+		cfg.Log.Info("status listening", "addr", n.StatusAddr())
+	}
+	<-ctx.Done()
+	n.Close()
+	return nil
+}
