@@ -69,6 +69,7 @@ type jobPeer struct {
 	inflight   int              // outstanding request bytes (estimate)
 	timeouts   int              // requests to it that timed out in a row
 	stallAt    time.Time
+	lastRecv   time.Time // last message of any kind about this job from it
 }
 
 // peer returns (creating) the per-job view of ps.

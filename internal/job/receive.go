@@ -74,6 +74,9 @@ func (e *Engine) onNodes(ps *peerState, m *wire.Nodes, size int, now time.Time) 
 	if m.ReqID == 0 && !e.unsolicited(ps, jp, size, now) {
 		return
 	}
+	if m.ReqID != 0 {
+		jp.timeouts = 0 // it answers requests, even if some datagrams are lost
+	}
 	var nodes []merkle.Node
 	for i := range m.Runs.Runs {
 		run := &m.Runs.Runs[i]
@@ -188,6 +191,9 @@ func (e *Engine) onTxs(ps *peerState, m *wire.Txs, size int, now time.Time) {
 	}
 	if m.ReqID == 0 && !e.unsolicited(ps, jp, size, now) {
 		return
+	}
+	if m.ReqID != 0 {
+		jp.timeouts = 0 // it answers requests, even if some datagrams are lost
 	}
 	useful := false
 	for _, f := range m.Fragments {

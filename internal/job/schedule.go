@@ -146,9 +146,10 @@ func (e *Engine) request(j *job, now time.Time) time.Duration {
 			jp.inflight -= r.bytes
 			jp.timeouts++
 			e.m.Timeouts.Inc()
-			// A stall is four timeouts in a row with nothing useful from
-			// the peer in between, scored at most once a second.
-			if jp.timeouts >= 4 && now.Sub(jp.stallAt) > time.Second {
+			// A stall is four timeouts in a row during which the peer sent
+			// nothing at all for the job (a lossy but live peer still
+			// acknowledges and answers), scored at most once a second.
+			if jp.timeouts >= 4 && now.Sub(jp.lastRecv) > to && now.Sub(jp.stallAt) > time.Second {
 				jp.timeouts = 0
 				jp.stallAt = now
 				e.penalize(ps, ReasonStall, errors.New("four requests in a row unanswered"))
@@ -387,6 +388,9 @@ func (e *Engine) pick(j *job, key reqKey, g treestate.Range, body bool, now time
 			continue
 		}
 		t := time.Duration(float64(jp.inflight)/rate*float64(time.Second)) + ps.p.RTT()/2
+		// Each recent timeout makes a peer look one timeout slower, so a
+		// peer that stops answering loses its share to the others.
+		t += time.Duration(jp.timeouts) * e.timeout(ps, jp)
 		if t < bestT {
 			best, bestT = ps, t
 		}
