@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/blocktorrent/blocktorrent/internal/mempool"
 	"github.com/blocktorrent/blocktorrent/internal/wire"
 	"github.com/btcsuite/btcd/chainhash/v2"
 	btcwire "github.com/btcsuite/btcd/wire/v2"
@@ -33,6 +34,10 @@ type Config struct {
 	Log *slog.Logger
 	// Metrics, if set, receives the engine's counters.
 	Metrics *Metrics
+	// Mempool, if set, resolves short leaf hashes and supplies bodies
+	// the node already has, and lets the engine send short hashes to
+	// peers that accept them (docs/protocol.md §8).
+	Mempool *mempool.Pool
 }
 
 // Engine moves blocks as verified pieces. Its exported methods are safe to

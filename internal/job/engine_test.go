@@ -36,6 +36,7 @@ type fakePeer struct {
 	to      *Engine
 	out     *link
 	penalty map[string]int
+	short   bool
 	mu      sync.Mutex
 }
 
@@ -92,6 +93,7 @@ func (p *fakePeer) Params() wire.SetParams {
 func (p *fakePeer) RTT() time.Duration { return 2 * p.out.delay }
 func (p *fakePeer) PaceRate() float64  { return p.out.rate * 0.95 }
 func (p *fakePeer) MaxDatagram() int   { return wire.DefaultDatagramSize }
+func (p *fakePeer) ShortHashes() bool  { return p.short }
 func (p *fakePeer) Penalize(reason string, points int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -43,6 +43,10 @@ type job struct {
 	sentBeforeComplete          int64
 	bodyBytes, bodyCount        int64 // received bodies, for size estimates
 	fragBytes                   int   // bytes held in partial bodies
+	fromMempool                 int   // bodies taken from the mempool
+	shortLeaves                 int   // leaves named by short hashes and resolved
+	shortBytes                  int64 // encoded bytes of those leaf runs
+	bodyReqs                    int   // leaf groups whose bodies were requested
 	all                         *treestate.Set
 }
 
@@ -265,10 +269,12 @@ func (e *Engine) onOpenJob(ps *peerState, m *wire.OpenJob, now time.Time) {
 		e.penalize(ps, reason, err)
 		return
 	}
-	if _, err := j.st.AddNodesFrom(sourceOf(ps), nodes); err != nil {
+	newly, err := j.st.AddNodesFrom(sourceOf(ps), nodes)
+	if err != nil {
 		e.penalize(ps, ReasonInvalidRun, err)
 		return
 	}
+	e.fillFromMempool(j, newly)
 	if err := e.fillLapLevel(j); err != nil {
 		e.penalize(ps, ReasonInvalidRun, err)
 		return

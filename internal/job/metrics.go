@@ -17,6 +17,7 @@ type Metrics struct {
 	DataOut         prometheus.Counter
 	Requests        prometheus.Counter
 	Timeouts        prometheus.Counter
+	ShortUnresolved prometheus.Counter
 }
 
 // NewMetrics creates the collectors and registers them with reg when reg is
@@ -38,10 +39,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		DataOut:   prometheus.NewCounter(prometheus.CounterOpts{Name: "blocktorrent_data_bytes_out_total", Help: "Bytes of job data datagrams sent."}),
 		Requests:  prometheus.NewCounter(prometheus.CounterOpts{Name: "blocktorrent_requests_total", Help: "Group requests issued."}),
 		Timeouts:  prometheus.NewCounter(prometheus.CounterOpts{Name: "blocktorrent_request_timeouts_total", Help: "Requests that timed out."}),
+		ShortUnresolved: prometheus.NewCounter(prometheus.CounterOpts{Name: "blocktorrent_short_hashes_unresolved_total",
+			Help: "Short leaf hashes the mempool could not resolve (asked for in full; never an offence)."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.JobsOpened, m.JobsCompleted, m.CompleteSeconds, m.Rejected, m.Duplicate,
-			m.Wasted, m.Dropped, m.Pushed, m.Served, m.DataOut, m.Requests, m.Timeouts)
+			m.Wasted, m.Dropped, m.Pushed, m.Served, m.DataOut, m.Requests, m.Timeouts, m.ShortUnresolved)
 	}
 	return m
 }

@@ -32,6 +32,9 @@ type Peer interface {
 	MaxDatagram() int
 	// Penalize scores the peer for misbehaviour (docs/protocol.md §10).
 	Penalize(reason string, points int)
+	// ShortHashes reports whether the peer accepts short leaf hashes
+	// (FEATURES bit 0 of its BTVERSION).
+	ShortHashes() bool
 }
 
 // Penalty reasons and points of docs/protocol.md §10.

@@ -80,13 +80,23 @@ func (e *Engine) onNodes(ps *peerState, m *wire.Nodes, size int, now time.Time) 
 	var nodes []merkle.Node
 	for i := range m.Runs.Runs {
 		run := &m.Runs.Runs[i]
-		ns, err := run.Nodes()
-		if err != nil {
-			// Short leaf hashes need a mempool to resolve; without one
-			// the run is unusable here but not an offence.
-			if run.Seq.DefaultSize != 32 || len(run.Seq.Exceptions) > 0 {
+		var ns []merkle.Node
+		var err error
+		if run.Seq.DefaultSize != 32 || len(run.Seq.Exceptions) > 0 {
+			// Short leaf hashes: resolve them against the mempool. A
+			// collision or a missing transaction is never an offence.
+			ns, err = e.resolveRun(j, run, now)
+			if err != nil {
+				e.penalize(ps, ReasonInvalidRun, err)
+				return
+			}
+			if run.Level == j.shape.Depth() && m.ReqID == 0 {
+				jp.pushIdx[run.Level] = run.Start + uint32(run.Seq.Count)
+			}
+			if ns == nil {
 				continue
 			}
+		} else if ns, err = run.Nodes(); err != nil {
 			e.penalize(ps, ReasonProtocol, err)
 			return
 		}
@@ -132,6 +142,7 @@ func (e *Engine) onNodes(ps *peerState, m *wire.Nodes, size int, now time.Time) 
 		return
 	}
 	jp.timeouts = 0
+	e.fillFromMempool(j, newly)
 	e.verified(j, now)
 	e.settleRequests(j, now)
 }
@@ -345,7 +356,7 @@ func (e *Engine) onGetNodes(ps *peerState, m *wire.GetNodes, now time.Time) {
 		e.penalize(ps, ReasonProtocol, errors.Join(errors.New("bad GET_NODES"), err))
 		return
 	}
-	e.queueResponse(ps, &response{j: j, reqID: m.ReqID, nodes: rs})
+	e.queueResponse(ps, &response{j: j, reqID: m.ReqID, nodes: rs, full: m.LeafHashSize == 32})
 }
 
 // onGetTxs queues a response to GET_TXS.

@@ -229,6 +229,9 @@ func (e *Engine) request(j *job, now time.Time) time.Duration {
 		}
 		gets[ps.p.ID()] = gets[ps.p.ID()].add(ps, c.g, c.body)
 		e.track(j, ps, c.key, c.g.Count, bytes, now)
+		if c.body {
+			j.bodyReqs++
+		}
 		issued++
 	}
 	for _, pg := range gets {

@@ -15,6 +15,7 @@ type response struct {
 	nodes  []treestate.Range // GET_NODES: flat ranges still to send
 	leaves []treestate.Range // GET_TXS: leaf ranges still to send
 	frag   uint32            // offset into the first leaf's body
+	full   bool              // GET_NODES asked for full leaf hashes
 }
 
 // maxGroup is the largest number of full hashes in one NODES datagram: 32
@@ -99,7 +100,7 @@ func (e *Engine) sendResponse(ps *peerState, now time.Time) bool {
 			if !ok {
 				continue // not all verified here: the peer asks someone else
 			}
-			e.sendNodes(ps, r.j, jp, r.reqID, rg.Level, rg.Start, hs)
+			e.sendNodes(ps, r.j, jp, r.reqID, rg.Level, rg.Start, hs, r.full)
 			e.m.Served.Add(1)
 			return true
 		}
@@ -118,16 +119,47 @@ func (e *Engine) sendResponse(ps *peerState, now time.Time) bool {
 
 // sendNodes sends one NODES datagram holding a flat run and marks it
 // covered for the peer.
-func (e *Engine) sendNodes(ps *peerState, j *job, jp *jobPeer, reqID uint32, level uint8, start uint32, hs []chainhash.Hash) int {
-	hashes := make([][32]byte, len(hs))
-	for i := range hs {
-		hashes[i] = hs[i]
+func (e *Engine) sendNodes(ps *peerState, j *job, jp *jobPeer, reqID uint32, level uint8, start uint32, hs []chainhash.Hash, full bool) int {
+	run := wire.FlatRun(level, start, hs)
+	if level == j.shape.Depth() {
+		if !full && reqID == 0 && e.shortFor(ps) && len(j.tiers) > 1 {
+			run = e.packLeafGroups(ps, j, jp, start, hs)
+		} else {
+			run = e.leafRun(ps, level, start, hs, full)
+		}
 	}
-	m := &wire.Nodes{JobID: j.id, ReqID: reqID, Runs: wire.Workout{Runs: []wire.Run{{
-		Dir: wire.Flat, Level: level, Start: start, Seq: wire.FullHashes(hashes),
-	}}}}
-	_ = jp.covered.AddRange(treestate.Range{Level: level, Start: start, Count: uint32(len(hs))})
+	m := &wire.Nodes{JobID: j.id, ReqID: reqID, Runs: wire.Workout{Runs: []wire.Run{run}}}
+	_ = jp.covered.AddRange(treestate.Range{Level: level, Start: start, Count: uint32(run.Seq.Count)})
 	return e.sendUDP(ps, m, j)
+}
+
+// packLeafGroups builds one short-hash run from the leaf group at start
+// and the consecutive groups after it that the peer lacks, as many as fit a
+// datagram: with 2–3 byte hashes one run names hundreds of leaves, so the
+// run's few bytes of header vanish per leaf.
+func (e *Engine) packLeafGroups(ps *peerState, j *job, jp *jobPeer, start uint32, hs []chainhash.Hash) wire.Run {
+	k := len(j.tiers) - 1
+	room := ps.payloadRoom() - 8 - 4 - 1
+	run := e.leafRun(ps, j.shape.Depth(), start, hs, false)
+	all := hs
+	for range 64 {
+		next := start + uint32(len(all))
+		g := groupOf(j, k, next)
+		if next >= j.shape.Leaves() || g.Start != next || jp.covered.HasRange(g) {
+			break
+		}
+		more, ok := j.st.Hashes(g.Level, g.Start, g.Count)
+		if !ok {
+			break
+		}
+		cand := append(all[:len(all):len(all)], more...)
+		r := e.leafRun(ps, j.shape.Depth(), start, cand, false)
+		if len(wire.AppendRun(nil, &r, false)) > room {
+			break
+		}
+		all, run = cand, r
+	}
+	return run
 }
 
 // fillBodies adds body fragments for the leaves of ranges to m, up to room
@@ -226,7 +258,7 @@ func (e *Engine) pushOne(ps *peerState, j *job, jp *jobPeer) int {
 	if leafTier > 0 {
 		h, hok = nextFrom(j.st.NextMissing, jp.covered, j.shape.Depth(), jp.offset, n)
 	}
-	b, bok := nextBody(j, jp, n)
+	b, bok := e.skipKnownBodies(j, ps, jp, n)
 	if hok && (!bok || ahead(jp.offset, h, n) <= ahead(jp.offset, b, n)+2*maxGroup) {
 		if n := e.pushGroup(ps, j, jp, leafTier, h); n > 0 {
 			return n
@@ -253,7 +285,7 @@ func (e *Engine) pushOne(ps *peerState, j *job, jp *jobPeer) int {
 		if len(m.Fragments) == before {
 			break // the next body does not fit what is left
 		}
-		if b, bok = nextBody(j, jp, n); !bok {
+		if b, bok = e.skipKnownBodies(j, ps, jp, n); !bok {
 			break
 		}
 	}
@@ -318,7 +350,7 @@ func (e *Engine) pushGroup(ps *peerState, j *job, jp *jobPeer, k int, idx uint32
 	for range 64 {
 		g := groupOf(j, k, idx)
 		if hs, ok := j.st.Hashes(level, g.Start, g.Count); ok {
-			return e.sendNodes(ps, j, jp, 0, level, g.Start, hs)
+			return e.sendNodes(ps, j, jp, 0, level, g.Start, hs, false)
 		}
 		i, ok := j.st.NextMissing(jp.covered, level, g.End())
 		if !ok {

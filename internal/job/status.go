@@ -23,6 +23,15 @@ type JobStatus struct {
 	DuplicateBytes   int64  `json:"duplicate_bytes"`
 	ForwardedEarlyBy int64  `json:"forwarded_before_complete_bytes"`
 	OpenedAt         string `json:"opened_at"`
+	// FromMempool counts bodies taken from the mempool, not the network.
+	FromMempool int `json:"bodies_from_mempool"`
+	// ShortLeaves and ShortBytes count the leaves named by short hashes
+	// and the bytes of their runs less the full hashes of unknown leaves:
+	// ShortBytes/ShortLeaves is the cost of naming a known transaction.
+	ShortLeaves int   `json:"short_leaves"`
+	ShortBytes  int64 `json:"short_leaf_bytes"`
+	// BodyRequests counts leaf groups whose bodies were requested.
+	BodyRequests int `json:"body_requests"`
 	// CompletedAt is when the block was whole here (zero while open).
 	CompletedAt time.Time `json:"completed_at"`
 }
@@ -67,6 +76,8 @@ func (j *job) status() JobStatus {
 		OpenedAt:       j.openedAt.UTC().Format(time.RFC3339Nano),
 	}
 	s.ForwardedEarlyBy = j.sentBeforeComplete
+	s.FromMempool = j.fromMempool
+	s.ShortLeaves, s.ShortBytes, s.BodyRequests = j.shortLeaves, j.shortBytes, j.bodyReqs
 	start := j.firstData
 	if start.IsZero() {
 		start = j.openedAt

@@ -178,7 +178,7 @@ func TestEncodeUnknownLeaves(t *testing.T) {
 
 func TestShortSize(t *testing.T) {
 	rng := rand.New(rand.NewPCG(17, 18))
-	hs := randomHashes(3000, 19)
+	hs := randomHashes(16400, 19)
 	tests := []struct {
 		name    string
 		pool    int
@@ -188,9 +188,9 @@ func TestShortSize(t *testing.T) {
 		{"empty pool", 0, 2, 2},
 		{"min 0 means 2", 0, 0, 2},
 		{"min 1, tiny pool", 3, 1, 1},
-		{"min 1, crowded at 1 byte", 5, 1, 2},
-		{"1,024 entries: no margin", 1024, 2, 2},
-		{"1,025 entries: margin", 1025, 2, 3},
+		{"min 1, crowded at 1 byte", 65, 1, 2},
+		{"16,384 entries: no margin", 16384, 2, 2},
+		{"16,385 entries: margin", 16385, 2, 3},
 		{"min 40 clamps", 10, 40, 32},
 	}
 	for _, tc := range tests {

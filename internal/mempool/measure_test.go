@@ -91,9 +91,9 @@ func TestMeasureBytesPerKnownTx(t *testing.T) {
 			fmt.Fprintf(&b, "%8d %6d | size %d: %5.3f         | %5.3f %5.3f %5.3f | %d | %d\n",
 				n, bn, enc.Size(), s8, at2, at3, at4, enc.CollisionFreeSize(), st3.Lengthened)
 			if n == bigN {
-				// 300,000 entries exceed 2^24/64, so §8's margin makes it
-				// 4 bytes; 3 bytes with lengthened collisions stay near 3.
-				if enc.Size() != 4 || s8 > 4.05 || at3 > 3.1 {
+				// 300,000 entries stay under 2^24/4, so §8's rule keeps
+				// 3 bytes, and lengthened collisions stay near 3.
+				if enc.Size() != 3 || s8 > 3.1 || at3 > 3.1 {
 					t.Errorf("mempool %d, block %d: size %d, %.3f bytes/known (%.3f at size 3)", n, bn, enc.Size(), s8, at3)
 				}
 			}

@@ -216,11 +216,12 @@ func TestAdversaryCorruptData(t *testing.T) {
 
 // TestAdversaryForgedDatagrams has an attacker send the victim (node 1)
 // datagrams it must drop without reply while node 0 sends it a block:
-// datagrams from an address with no session (forged ones, and a real
-// datagram of node 0 copied to another address), datagrams from node 0's
-// own address with a wrong token, and replays of a real datagram of node 0.
-// The victim's UDP counters must count them, it must never answer the
-// attacker, it must not blame node 0 for them, and the block must arrive.
+// datagrams from an address with no session (forged PINGs asking for a
+// PONG, and real datagrams of node 0 copied to another address), datagrams
+// from node 0's own address with a wrong token, and replays of real
+// datagrams of node 0. The victim's UDP counters must count them, it must
+// never answer the attacker, it must not blame node 0 for them, and the
+// block must arrive.
 func TestAdversaryForgedDatagrams(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
@@ -250,71 +251,84 @@ func TestAdversaryForgedDatagrams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The handshake's probes went over UDP: a real datagram to copy.
-	orig, ok := rec.Last(to)
-	if !ok {
-		t.Fatal("node 0 has sent the victim no datagram")
-	}
-	h, _, err := wire.ParseDatagram(orig)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	blk := adversaryBlock(t, 50)
-	if err := nw.Nodes[source].Submit(ctx, blk); err != nil {
-		t.Fatal(err)
-	}
-
-	// 1. No session: a socket the victim has never heard of sends forged
-	// PINGs that ask for a PONG (with the right token and fresh SEQs) and
-	// a copy of node 0's real datagram.
-	const forged = 10
 	raw, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer raw.Close()
 	dst := net.UDPAddrFromAddrPort(to)
+
+	blk := adversaryBlock(t, 50)
+	if err := nw.Nodes[source].Submit(ctx, blk); err != nil {
+		t.Fatal(err)
+	}
+
+	// The attack runs while the block moves, in rounds, until the victim
+	// has counted at least `want` drops of each kind (on a loaded machine
+	// the kernel may drop some datagrams before the victim reads them).
+	const want = 10
+	var st node.Status
+	counted := func() bool {
+		return st.UDP.UnknownSource-before.UDP.UnknownSource >= want &&
+			st.UDP.BadToken-before.UDP.BadToken >= want &&
+			st.UDP.Replayed-before.UDP.Replayed >= want
+	}
 	ping := func(tok wire.Token, seq uint32) []byte {
 		return wire.AppendDatagram(nil, wire.DatagramHeader{Token: tok, Seq: seq}, wire.NewPing(uint64(seq), wire.PingReply, 200))
 	}
-	for i := range forged - 1 {
-		if _, err := raw.WriteTo(ping(h.Token, h.Seq+1000+uint32(i)), dst); err != nil {
+	sent := 0
+	deadline := time.Now().Add(30 * time.Second)
+	for round := 0; round < 2000; round++ {
+		if st, err = nw.Nodes[victim].Status(ctx); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if _, err := raw.WriteTo(orig, dst); err != nil {
-		t.Fatal(err)
-	}
-
-	// 2. Wrong token, from node 0's own address: forged PINGs and node 0's
-	// real datagram with the token altered.
-	bad := h.Token
-	for i := range bad {
-		bad[i] ^= 0xff
-	}
-	for i := range forged - 1 {
-		if err := rec.Inject(ping(bad, h.Seq+2000+uint32(i)), to); err != nil {
+		if counted() || time.Now().After(deadline) {
+			break
+		}
+		// The latest datagram node 0 sent the victim: its token is the
+		// one the victim expects from node 0, its SEQ one it has seen.
+		last, ok := rec.Last(to)
+		if !ok {
+			t.Fatal("node 0 has sent the victim no datagram")
+		}
+		h, _, err := wire.ParseDatagram(last)
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	altered := bytes.Clone(orig)
-	copy(altered[1:9], bad[:])
-	if err := rec.Inject(altered, to); err != nil {
-		t.Fatal(err)
-	}
-
-	// 3. Replays, from node 0's address: the latest datagram node 0 sent
-	// the victim, again and again. It leaves on the same emulated link
-	// right behind the original, so each copy is within the replay window.
-	last, _ := rec.Last(to)
-	for range forged {
-		if err := rec.Inject(last, to); err != nil {
-			t.Fatal(err)
+		bad := h.Token
+		for i := range bad {
+			bad[i] ^= 0xff
 		}
+		altered := bytes.Clone(last)
+		copy(altered[1:1+len(bad)], bad[:])
+		seq := h.Seq + 1000 + uint32(round)
+		// 1. No session: a forged PING with the right token and a fresh
+		// SEQ, and node 0's real datagram, from an unknown address.
+		for _, d := range [][]byte{ping(h.Token, seq), last} {
+			if _, err := raw.WriteTo(d, dst); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// 2. Wrong token, from node 0's own address: a forged PING and
+		// node 0's real datagram with the token altered.
+		// 3. Replay, from node 0's address: node 0's real datagram again.
+		// It leaves on the same emulated link right behind the original,
+		// so it arrives within the replay window.
+		for _, d := range [][]byte{ping(bad, seq), altered, last} {
+			if err := rec.Inject(d, to); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sent++
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Logf("%d attack rounds; victim UDP drops: before %+v, after %+v", sent, before.UDP, st.UDP)
+	if !counted() {
+		t.Errorf("the victim did not count %d drops of each kind: before %+v, after %+v", want, before.UDP, st.UDP)
 	}
 
-	// The victim answers none of it.
+	// The victim answered none of it: a reply would be waiting in raw's
+	// receive buffer.
 	_ = raw.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
 	buf := make([]byte, 2048)
 	if n, from, err := raw.ReadFrom(buf); err == nil {
@@ -332,27 +346,8 @@ func TestAdversaryForgedDatagrams(t *testing.T) {
 		t.Fatal("the victim holds a different block")
 	}
 
-	// Every forged datagram has arrived by now (loopback, lossless links),
-	// but poll briefly so a slow scheduler does not fail the test.
-	var st node.Status
-	done := func() bool {
-		return st.UDP.UnknownSource-before.UDP.UnknownSource >= forged &&
-			st.UDP.BadToken-before.UDP.BadToken >= forged &&
-			st.UDP.Replayed-before.UDP.Replayed >= forged
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if st, err = nw.Nodes[victim].Status(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if done() || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Logf("victim UDP drops: before %+v, after %+v", before.UDP, st.UDP)
-	if !done() {
-		t.Errorf("the victim did not count %d drops of each kind: before %+v, after %+v", forged, before.UDP, st.UDP)
+	if st, err = nw.Nodes[victim].Status(ctx); err != nil {
+		t.Fatal(err)
 	}
 	if st.UDP.Malformed != before.UDP.Malformed {
 		t.Errorf("malformed datagrams counted: before %d, after %d", before.UDP.Malformed, st.UDP.Malformed)

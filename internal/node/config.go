@@ -43,6 +43,8 @@ type Config struct {
 	WrapPacketConn func(net.PacketConn) net.PacketConn
 	// OnBlock is called with every block that completes from the network.
 	OnBlock func(*btcwire.MsgBlock)
+	// MempoolBytes bounds the mempool (default mempool.DefaultMaxBytes).
+	MempoolBytes int64
 	// Log receives the node's logs.
 	Log *slog.Logger
 	// RedialInterval is the wait between dials of a configured peer

@@ -15,6 +15,7 @@ import (
 
 	"github.com/blocktorrent/blocktorrent/internal/job"
 	"github.com/blocktorrent/blocktorrent/internal/linkemu"
+	"github.com/blocktorrent/blocktorrent/internal/mempool"
 	"github.com/blocktorrent/blocktorrent/internal/pow"
 	"github.com/blocktorrent/blocktorrent/internal/session"
 	"github.com/blocktorrent/blocktorrent/internal/transport"
@@ -34,6 +35,7 @@ type Node struct {
 	engine *job.Engine
 	reg    *prometheus.Registry
 	met    *nodeMetrics
+	pool   *mempool.Pool
 
 	ln         net.Listener
 	pc         net.PacketConn
@@ -84,7 +86,13 @@ func New(cfg Config) (*Node, error) {
 		chain:    newChain(params),
 	}
 	n.met = newNodeMetrics(n)
+	var opts []mempool.Option
+	if cfg.MempoolBytes > 0 {
+		opts = append(opts, mempool.WithMaxBytes(cfg.MempoolBytes))
+	}
+	n.pool = mempool.New(opts...)
 	n.engine = job.New(job.Config{
+		Mempool:  n.pool,
 		PowLimit: params.PowLimit,
 		Local:    cfg.Params,
 		Push:     cfg.Push,
@@ -107,7 +115,7 @@ func (n *Node) Start(ctx context.Context) error {
 		NetworkMagic: uint32(n.params.Net),
 		Genesis:      *n.params.GenesisHash,
 		Services:     wire.ServiceRelay,
-		Features:     wire.FeatureUnsolicited,
+		Features:     wire.FeatureUnsolicited | wire.FeatureShortHashes,
 		UDPPort:      n.port,
 		Nonce:        session.RandomNonce(),
 		UserAgent:    "/blocktorrent:0.1.0/",
@@ -186,6 +194,9 @@ func addrIP(a net.Addr) netip.Addr {
 
 // Addr returns the node's TCP and UDP address.
 func (n *Node) Addr() string { return netip.AddrPortFrom(n.ip, n.port).String() }
+
+// Mempool returns the node's mempool.
+func (n *Node) Mempool() *mempool.Pool { return n.pool }
 
 // Engine returns the job engine.
 func (n *Node) Engine() *job.Engine { return n.engine }

@@ -154,6 +154,9 @@ func (s *Session) PaceRate() float64 {
 	return r
 }
 
+// ShortHashes reports whether the peer accepts short leaf hashes.
+func (s *Session) ShortHashes() bool { return s.theirs.Features&wire.FeatureShortHashes != 0 }
+
 // Probed reports whether the path has been measured: an RTT sample and
 // the bottleneck rate are in.
 func (s *Session) Probed() bool { return s.rated.Load() && s.RTT() > 0 }

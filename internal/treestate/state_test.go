@@ -254,16 +254,8 @@ func snapshot(s *State) string {
 }
 
 func TestAddNodesErrors(t *testing.T) {
-	b := newBlock(t, 1000, 3)
+	b := newBlock(t, 10000, 3)
 	g := b.groups()
-	lastLeafGroup := g[len(g)-1]
-	firstLeafGroup := Group{}
-	for _, x := range g {
-		if x.Nodes.Level == b.shape.Depth() {
-			firstLeafGroup = x
-			break
-		}
-	}
 	flip := func(ns []merkle.Node, i int) []merkle.Node {
 		ns[i].Hash[5] ^= 1
 		return ns
@@ -274,7 +266,7 @@ func TestAddNodesErrors(t *testing.T) {
 		kinds []error
 	}{
 		{"flipped hash", func() []merkle.Node { return flip(b.nodes(g[0].Nodes), 3) }, []error{ErrMismatch, merkle.ErrMismatch}},
-		{"flipped last leaf", func() []merkle.Node { ns := b.nodes(lastLeafGroup.Nodes); return flip(ns, len(ns)-1) }, []error{ErrMismatch}},
+		{"flipped last node", func() []merkle.Node { ns := b.nodes(g[0].Nodes); return flip(ns, len(ns)-1) }, []error{ErrMismatch}},
 		{"wrong sibling", func() []merkle.Node {
 			ns := b.nodes(g[0].Nodes)
 			ns[0].Hash, ns[1].Hash = ns[1].Hash, ns[0].Hash
@@ -294,13 +286,13 @@ func TestAddNodesErrors(t *testing.T) {
 			return ns
 		}, []error{ErrMutated, merkle.ErrMutated}},
 		{"outside the tree", func() []merkle.Node {
-			return append(b.nodes(g[0].Nodes), merkle.Node{Pos: merkle.Pos{Level: b.shape.Depth(), Index: 1000}})
+			return append(b.nodes(g[0].Nodes), merkle.Node{Pos: merkle.Pos{Level: b.shape.Depth(), Index: 10000}})
 		}, []error{ErrBadPos, merkle.ErrBadPos}},
 		{"below the leaves", func() []merkle.Node {
-			return []merkle.Node{{Pos: merkle.Pos{Level: 11}}}
+			return []merkle.Node{{Pos: merkle.Pos{Level: 15}}}
 		}, []error{ErrBadPos}},
 		{"same position twice with different hashes", func() []merkle.Node {
-			ns := b.nodes(firstLeafGroup.Nodes)
+			ns := b.nodes(g[0].Nodes)
 			bad := ns[1]
 			bad.Hash[0] ^= 1
 			return append(ns, bad)
@@ -422,7 +414,7 @@ func TestPendingChain(t *testing.T) {
 }
 
 func TestDuplicates(t *testing.T) {
-	b := newBlock(t, 1000, 6)
+	b := newBlock(t, 10000, 6)
 	s := newState(t, b)
 	g := b.groups()[0]
 	if _, err := s.AddNodes(b.nodes(g.Nodes)); err != nil {

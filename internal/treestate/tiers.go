@@ -27,14 +27,21 @@ func LapLevel(shape merkle.Shape) uint8 {
 }
 
 // Tiers returns the levels in which nodes are requested and pushed (§7.2):
-// the lap level L, then L+5, L+10, ... above the leaves, and finally the
-// leaf level D, each once ([D] alone when L is D).
+// the lap level L, then the levels D-5k above the leaves that lie below L,
+// in increasing order, ending with the leaf level D ([D] alone when L is
+// D). Counting from the leaves makes every leaf group (the bulk of a
+// block) a full 32 leaves; a short step, if any, falls just under the lap,
+// where there are few nodes.
 func Tiers(shape merkle.Shape) []uint8 {
 	d := shape.Depth()
-	tiers := []uint8{LapLevel(shape)}
-	for t := tiers[0]; t < d; {
-		t = min(t+TierStep, d)
-		tiers = append(tiers, t)
+	lap := LapLevel(shape)
+	tiers := []uint8{lap}
+	var below []uint8
+	for t := int(d); t > int(lap); t -= TierStep {
+		below = append(below, uint8(t))
+	}
+	for i := len(below) - 1; i >= 0; i-- {
+		tiers = append(tiers, below[i])
 	}
 	return tiers
 }
@@ -42,28 +49,32 @@ func Tiers(shape merkle.Shape) []uint8 {
 // IsTier reports whether level is one of the tiers of shape.
 func IsTier(shape merkle.Shape, level uint8) bool {
 	l, d := LapLevel(shape), shape.Depth()
-	return level == d || (level >= l && level < d && (level-l)%TierStep == 0)
+	return level == l || (level > l && level <= d && (d-level)%TierStep == 0)
 }
 
 // NextTier returns the tier after tier (false for the leaf level or a level
 // that is not a tier).
 func NextTier(shape merkle.Shape, tier uint8) (uint8, bool) {
-	d := shape.Depth()
+	l, d := LapLevel(shape), shape.Depth()
 	if tier >= d || !IsTier(shape, tier) {
 		return 0, false
 	}
-	return min(tier+TierStep, d), true
+	if tier == l {
+		// The first level D-5k below the lap.
+		return d - TierStep*((d-l-1)/TierStep), true
+	}
+	return tier + TierStep, true
 }
 
 // PrevTier returns the tier before tier (false for the lap level or a level
 // that is not a tier).
 func PrevTier(shape merkle.Shape, tier uint8) (uint8, bool) {
-	l, d := LapLevel(shape), shape.Depth()
+	l := LapLevel(shape)
 	if tier <= l || !IsTier(shape, tier) {
 		return 0, false
 	}
-	if tier == d {
-		return l + TierStep*((d-l-1)/TierStep), true
+	if tier-l <= TierStep {
+		return l, true
 	}
 	return tier - TierStep, true
 }
