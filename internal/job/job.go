@@ -47,6 +47,7 @@ type job struct {
 	shortLeaves                 int   // leaves named by short hashes and resolved
 	shortBytes                  int64 // encoded bytes of those leaf runs
 	bodyReqs                    int   // leaf groups whose bodies were requested
+	witnessRetries              int   // witness commitment mismatches seen
 	all                         *treestate.Set
 }
 

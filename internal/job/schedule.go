@@ -522,7 +522,17 @@ func (e *Engine) complete(j *job, now time.Time) {
 	}
 	if witness {
 		if err := blockchain.ValidateWitnessCommitment(btcutil.NewBlock(blk)); err != nil {
-			e.log.Warn("witness commitment mismatch; block not handed on", "block", j.hash, "err", err)
+			// The txids were right, so nobody is to blame by them; drop the
+			// bodies that carry witness data and fetch them again (§7.5).
+			dropped := 0
+			for i, tx := range blk.Transactions {
+				if tx.HasWitness() && j.st.RemoveBody(uint32(i)) {
+					dropped++
+				}
+			}
+			j.witnessRetries++
+			j.version++
+			e.log.Warn("witness commitment mismatch; fetching witness bodies again", "block", j.hash, "bodies", dropped, "err", err)
 			return
 		}
 	}

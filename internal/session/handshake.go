@@ -87,7 +87,10 @@ func (l *Local) version() *wire.BTVersion {
 }
 
 // handshake runs BTVERSION/BTVERACK on conn. The dialer speaks first.
-func handshake(ctx context.Context, conn net.Conn, fr *wire.FrameReader, l *Local, dialer bool) (mine, theirs *wire.BTVersion, err error) {
+// bind is called as soon as the peer's BTVERSION has passed the checks,
+// before this side completes the handshake, so the peer's first datagrams
+// (sent the moment its handshake completes) find the UDP binding in place.
+func handshake(ctx context.Context, conn net.Conn, fr *wire.FrameReader, l *Local, dialer bool, bind func(mine, theirs *wire.BTVersion) error) (mine, theirs *wire.BTVersion, err error) {
 	deadline := time.Now().Add(HandshakeTimeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
@@ -125,6 +128,9 @@ func handshake(ctx context.Context, conn net.Conn, fr *wire.FrameReader, l *Loca
 			reason = wire.ReasonVersion
 		}
 		_ = send(&wire.Disconnect{Reason: reason, Message: err.Error()})
+		return nil, nil, err
+	}
+	if err := bind(mine, theirs); err != nil {
 		return nil, nil, err
 	}
 	if !dialer {

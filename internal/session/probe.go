@@ -32,7 +32,7 @@ func (s *Session) probe(ctx context.Context) {
 	// Path MTU: announce, then send one padded PING per size.
 	if s.SendTCP(&wire.TestMTU{Kind: wire.KindProbe, Base: base, Sizes: mtuSizes}) == nil {
 		for i, size := range mtuSizes {
-			_, _ = s.sock.Send(s.udp, wire.NewPing(base+uint64(i), 0, int(size)), int(size))
+			_, _ = s.sock.Send(s.udp.Load(), wire.NewPing(base+uint64(i), 0, int(size)), int(size))
 		}
 	}
 	// Bottleneck rate: a back-to-back train of full-size PINGs; the peer
@@ -41,7 +41,7 @@ func (s *Session) probe(ctx context.Context) {
 	size := uint16(wire.DefaultDatagramSize)
 	if s.SendTCP(&wire.EstimateBandwidth{Kind: wire.KindProbe, Base: tb, Count: trainCount, Size: size}) == nil {
 		for i := range trainCount {
-			_, _ = s.sock.Send(s.udp, wire.NewPing(tb+uint64(i), 0, int(size)), int(size))
+			_, _ = s.sock.Send(s.udp.Load(), wire.NewPing(tb+uint64(i), 0, int(size)), int(size))
 		}
 	}
 	t := time.NewTicker(pingInterval)

@@ -38,7 +38,7 @@ type Session struct {
 	conn    net.Conn
 	fr      *wire.FrameReader
 	sock    *transport.Socket
-	udp     *transport.Binding
+	udp     atomic.Pointer[transport.Binding] // set once, during the handshake
 	mine    *wire.BTVersion
 	theirs  *wire.BTVersion
 	dialer  bool
@@ -86,23 +86,12 @@ var nextID atomic.Uint64
 // Open runs the handshake on conn and binds the peer's UDP address on
 // sock. dialer says whether this side opened the connection.
 func Open(ctx context.Context, conn net.Conn, sock *transport.Socket, l *Local, dialer bool, h Handler, log *slog.Logger) (*Session, error) {
-	fr := wire.NewFrameReader(bufio.NewReaderSize(conn, 64<<10))
-	mine, theirs, err := handshake(ctx, conn, fr, l, dialer)
-	if err != nil {
-		conn.Close()
-		return nil, err
-	}
-	addr, err := udpAddr(conn, theirs.UDPPort)
-	if err != nil {
-		conn.Close()
-		return nil, err
-	}
 	if log == nil {
 		log = slog.Default()
 	}
 	s := &Session{
-		id: nextID.Add(1), conn: conn, fr: fr, sock: sock, mine: mine, theirs: theirs,
-		dialer: dialer, local: l, handler: h,
+		id: nextID.Add(1), conn: conn, sock: sock, dialer: dialer, local: l, handler: h,
+		fr:  wire.NewFrameReader(bufio.NewReaderSize(conn, 64<<10)),
 		out: make(chan wire.Message, sendQueue), done: make(chan struct{}),
 		pings: make(map[uint64]time.Time), arrived: make(map[uint64]arrival),
 		reasons: make(map[string]int),
@@ -112,8 +101,25 @@ func Open(ctx context.Context, conn net.Conn, sock *transport.Socket, l *Local, 
 	s.params.Store(&def)
 	s.setRate(DefaultRate)
 	s.maxDgram.Store(wire.DefaultDatagramSize)
-	s.udp, err = sock.Bind(addr, mine.Token, theirs.Token, s.handleDatagram)
-	if err != nil {
+	bind := func(mine, theirs *wire.BTVersion) error {
+		addr, err := udpAddr(conn, theirs.UDPPort)
+		if err != nil {
+			return err
+		}
+		// Everything the datagram handler reads is set before the binding
+		// is published to the socket's reader goroutine.
+		s.mine, s.theirs = mine, theirs
+		b, err := sock.Bind(addr, mine.Token, theirs.Token, s.handleDatagram)
+		if err != nil {
+			return err
+		}
+		s.udp.Store(b)
+		return nil
+	}
+	if _, _, err := handshake(ctx, conn, s.fr, l, dialer, bind); err != nil {
+		if b := s.udp.Load(); b != nil {
+			sock.Unbind(b)
+		}
 		conn.Close()
 		return nil, err
 	}
@@ -170,7 +176,11 @@ func (s *Session) RTT() time.Duration {
 
 // Traffic returns bytes in and out on TCP and UDP.
 func (s *Session) Traffic() (in, out int64) {
-	return s.tcpIn.Load() + s.udp.BytesIn.Load(), s.tcpOut.Load() + s.udp.BytesOut.Load()
+	in, out = s.tcpIn.Load(), s.tcpOut.Load()
+	if b := s.udp.Load(); b != nil {
+		in, out = in+b.BytesIn.Load(), out+b.BytesOut.Load()
+	}
+	return in, out
 }
 
 // Score returns the misbehaviour score and its reasons.
@@ -202,7 +212,7 @@ func (s *Session) Penalize(reason string, points int) {
 
 // SendUDP sends m in one datagram and returns its size.
 func (s *Session) SendUDP(m wire.Message) (int, error) {
-	return s.sock.Send(s.udp, m, s.MaxDatagram())
+	return s.sock.Send(s.udp.Load(), m, s.MaxDatagram())
 }
 
 // SendTCP queues m for the control connection. It fails, rather than
@@ -246,7 +256,7 @@ func (s *Session) Close() { s.close(ErrClosed) }
 func (s *Session) close(err error) {
 	s.closeOnce.Do(func() {
 		s.closeErr.Store(&err)
-		s.sock.Unbind(s.udp)
+		s.sock.Unbind(s.udp.Load())
 		s.conn.Close()
 		close(s.done)
 	})

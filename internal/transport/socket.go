@@ -151,7 +151,7 @@ func (s *Socket) dispatch(p []byte, addr net.Addr) {
 // Send frames m for b's peer and writes it, returning the datagram size.
 // max is the datagram size in force for the session.
 func (s *Socket) Send(b *Binding, m wire.Message, max int) (int, error) {
-	if b.closed.Load() {
+	if b == nil || b.closed.Load() {
 		return 0, ErrClosed
 	}
 	bp := s.bufs.Get().(*[]byte)
