@@ -25,7 +25,9 @@ type command struct {
 var commands = []command{
 	{"node", "run a Blocktorrent node", runNode},
 	{"demo", "relay one block through a local network of real nodes", runDemo},
+	{"bench", "compare Blocktorrent with legacy relay on emulated networks", runBench},
 	{"status", "print a running node's status", runStatus},
+	{"import", "import blk*.dat or bootstrap.dat files into a node's store", runImport},
 	{"version", "print the version", func([]string) error { fmt.Printf("blocktorrent %s\n", version); return nil }},
 }
 

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+
+	"github.com/blocktorrent/blocktorrent/internal/bench"
+)
+
+// runBench runs the benchmark lab (docs/benchmarks.md). o.FillMempool
+// stays nil: the node has no mempool to fill yet, so warm scenarios run
+// cold for Blocktorrent.
+func runBench(args []string) error {
+	var o bench.Options
+	var jsonPath, plotPath, protocols string
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: blocktorrent bench [--quick] [--json FILE] [--plot FILE.svg|.png] [SCENARIO ...]\n\n")
+		fmt.Fprintf(fs.Output(), "Relays one block through networks of real nodes on loopback with emulated links,\n")
+		fmt.Fprintf(fs.Output(), "with Blocktorrent and the legacy relays (tcp-block, compact), and compares them\n")
+		fmt.Fprintf(fs.Output(), "with the physical limit. Scenarios: %s (default: all).\n\n", strings.Join(bench.Names, ", "))
+		fs.PrintDefaults()
+	}
+	fs.BoolVar(&o.Quick, "quick", false, "run reduced scenarios (fewer transactions, a smaller mesh): a smoke test")
+	fs.StringVar(&jsonPath, "json", "", "write the results as JSON to `FILE`")
+	fs.StringVar(&plotPath, "plot", "", "draw arrival-time CDFs and per-node timelines to `FILE` (.svg or .png)")
+	fs.StringVar(&protocols, "protocols", "", "comma-separated protocols to run (default: "+strings.Join(bench.Protocols, ",")+")")
+	fs.BoolVar(&o.Verbose, "v", false, "also print every node's arrival time")
+	fs.BoolVar(&o.Bars, "progress", isTerminal(os.Stdout), "show live progress bars")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if protocols != "" {
+		o.Protocols = strings.Split(protocols, ",")
+		for _, p := range o.Protocols {
+			if !slices.Contains(bench.Protocols, p) {
+				return fmt.Errorf("unknown protocol %q", p)
+			}
+		}
+	}
+	if plotPath != "" {
+		if err := bench.CheckPlotPath(plotPath); err != nil {
+			return err
+		}
+	}
+	if _, err := bench.Select(fs.Args(), o.Quick); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	res, err := bench.Run(ctx, os.Stdout, fs.Args(), o)
+	if err != nil {
+		return err
+	}
+	if jsonPath != "" {
+		if err := bench.WriteJSON(jsonPath, res); err != nil {
+			return err
+		}
+		fmt.Printf("\nwrote %s\n", jsonPath)
+	}
+	if plotPath != "" {
+		if err := bench.Plot(plotPath, res); err != nil {
+			return err
+		}
+		fmt.Printf("wrote %s\n", plotPath)
+	}
+	return nil
+}
+
+// isTerminal reports whether f is a character device (a terminal).
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
