@@ -13,9 +13,7 @@ import (
 	"github.com/blocktorrent/blocktorrent/internal/bench"
 )
 
-// runBench runs the benchmark lab (docs/benchmarks.md). o.FillMempool
-// stays nil: the node has no mempool to fill yet, so warm scenarios run
-// cold for Blocktorrent.
+// runBench runs the benchmark lab (docs/benchmarks.md).
 func runBench(args []string) error {
 	var o bench.Options
 	var jsonPath, plotPath, protocols string

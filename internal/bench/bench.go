@@ -12,8 +12,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/blocktorrent/blocktorrent/internal/node"
-	btcwire "github.com/btcsuite/btcd/wire/v2"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 )
@@ -36,12 +34,6 @@ type Options struct {
 	Bars bool
 	// Verbose adds every node's arrival time to the report.
 	Verbose bool
-	// FillMempool, if set, puts transactions into a Blocktorrent node's
-	// mempool before a warm scenario's block is sent. Blocktorrent nodes do
-	// not have a mempool yet, so the command leaves it nil and warm
-	// scenarios run cold for Blocktorrent (the baselines' mempools are
-	// filled either way).
-	FillMempool func(nd *node.Node, txs []*btcwire.MsgTx) error
 }
 
 // Run runs the named scenarios (all if none), writing progress and the

@@ -50,6 +50,13 @@ func newEnv(sc *Scenario, o *Options) (*env, error) {
 	e.mempools = make([][]int, sc.Nodes)
 	for i := range sc.Nodes {
 		if slices.Contains(sc.Sources, i) {
+			// A source mined the block from its own mempool: in a warm
+			// scenario it holds every transaction but the coinbase.
+			if sc.Warm > 0 {
+				for k := 1; k < len(blk.Transactions); k++ {
+					e.mempools[i] = append(e.mempools[i], k)
+				}
+			}
 			continue
 		}
 		held := 0
@@ -176,21 +183,11 @@ func runBlocktorrent(ctx context.Context, e *env, until time.Time, tr tracker) (
 		return pr, err
 	}
 	defer net.Close()
-	if e.knownTxs > 0 {
-		if e.opts.FillMempool == nil {
-			pr.Note = "mempools not filled: the node has no mempool yet, so it relays the warm block cold"
-		} else {
-			for i, idx := range e.mempools {
-				if idx == nil {
-					continue
-				}
-				txs := make([]*btcwire.MsgTx, len(idx))
-				for k, j := range idx {
-					txs[k] = e.blk.Transactions[j]
-				}
-				if err := e.opts.FillMempool(net.Nodes[i], txs); err != nil {
-					return pr, fmt.Errorf("bench: filling node %d's mempool: %w", i, err)
-				}
+	for i, idx := range e.mempools {
+		pool := net.Nodes[i].Mempool()
+		for _, j := range idx {
+			if _, err := pool.Add(e.blk.Transactions[j]); err != nil {
+				return pr, fmt.Errorf("bench: filling node %d's mempool: %w", i, err)
 			}
 		}
 	}

@@ -49,11 +49,13 @@ type job struct {
 	bodyReqs                    int   // leaf groups whose bodies were requested
 	witnessRetries              int   // witness commitment mismatches seen
 	all                         *treestate.Set
+	pushPeers                   int // peers this node pushes the job to
 }
 
 // jobPeer is what the engine knows about one peer for one job.
 type jobPeer struct {
 	knows      bool                 // the peer has the job open (OPEN_JOB either way)
+	pushTo     bool                 // this node pushes the job to the peer
 	closed     bool                 // the peer sent CLOSE_JOB
 	complete   bool                 // the peer announced it has everything
 	completeAt time.Time            // when it did
@@ -214,6 +216,13 @@ func (e *Engine) offerJob(j *job, ps *peerState, now time.Time) {
 		return
 	}
 	jp.knows = true
+	// This node told the peer of the block first, so the peer is
+	// downstream of it: push to it, up to maxPushPeers per job. Peers that
+	// heard of the block elsewhere pull what they lack.
+	if j.pushPeers < maxPushPeers {
+		jp.pushTo = true
+		j.pushPeers++
+	}
 	if j.st.Complete() {
 		// A source spreads its starting points so several sources feeding
 		// one receiver add up; a relay forwards in arrival order.
@@ -330,3 +339,9 @@ func (e *Engine) pushOffset(j *job, ps *peerState) uint32 {
 	h *= 0xbf58476d1ce4e5b9
 	return uint32(h>>32) % j.shape.Leaves()
 }
+
+// maxPushPeers bounds the peers a node pushes one job to. In a mesh every
+// node would otherwise push every piece to every neighbour that has not
+// announced it yet: measured on a 30-node mesh of degree 8, 727 MB sent to
+// deliver 114 MB.
+const maxPushPeers = 4

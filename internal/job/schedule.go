@@ -23,6 +23,7 @@ type reqKey struct {
 // request is one outstanding GET_NODES or GET_TXS.
 type request struct {
 	peer  PeerID
+	start uint32 // first node or leaf requested (bodies: may differ from the key's group start)
 	count uint32
 	bytes int
 	sent  time.Time
@@ -228,7 +229,7 @@ func (e *Engine) request(j *job, now time.Time) time.Duration {
 			bytes = avg * int(c.g.Count)
 		}
 		gets[ps.p.ID()] = gets[ps.p.ID()].add(ps, c.g, c.body)
-		e.track(j, ps, c.key, c.g.Count, bytes, now)
+		e.track(j, ps, c.key, c.g.Start, c.g.Count, bytes, now)
 		if c.body {
 			j.bodyReqs++
 		}
@@ -411,14 +412,14 @@ func hasBodies(s *treestate.Set, g treestate.Range) bool {
 }
 
 // track records an outstanding request.
-func (e *Engine) track(j *job, ps *peerState, key reqKey, count uint32, bytes int, now time.Time) {
+func (e *Engine) track(j *job, ps *peerState, key reqKey, start, count uint32, bytes int, now time.Time) {
 	jp := j.peer(ps)
 	r := j.reqs[key]
 	tries := 0
 	if r != nil {
 		tries = r.tries
 	}
-	j.reqs[key] = &request{peer: ps.p.ID(), count: count, bytes: bytes, sent: now, tries: tries + 1}
+	j.reqs[key] = &request{peer: ps.p.ID(), start: start, count: count, bytes: bytes, sent: now, tries: tries + 1}
 	jp.inflight += bytes
 	delete(j.lost, key)
 	e.m.Requests.Inc()
@@ -442,14 +443,14 @@ func (e *Engine) settleRequests(j *job, now time.Time) {
 		done := false
 		if k.level == bodyTier {
 			done = true
-			for i := k.start; i < k.start+r.count; i++ {
+			for i := r.start; i < r.start+r.count; i++ {
 				if !j.st.HasBody(i) {
 					done = false
 					break
 				}
 			}
 		} else {
-			done = j.st.HasRange(treestate.Range{Level: k.level, Start: k.start, Count: r.count})
+			done = j.st.HasRange(treestate.Range{Level: k.level, Start: r.start, Count: r.count})
 		}
 		if done {
 			delete(j.reqs, k)

@@ -227,7 +227,7 @@ func (e *Engine) sendPush(ps *peerState, now time.Time) bool {
 			continue
 		}
 		jp := j.peers[ps.p.ID()]
-		if jp == nil || !jp.knows || jp.complete || jp.closed {
+		if jp == nil || !jp.knows || !jp.pushTo || jp.complete || jp.closed {
 			continue
 		}
 		if limit != wire.NoLimit && jp.pushUsed >= limit {

@@ -52,6 +52,7 @@ type Node struct {
 	sessions map[uint64]*session.Session
 	bans     *banList
 	chain    *chain
+	cs       *chainState // store, downloader and serving; nil without DataDir
 }
 
 // New checks cfg and prepares a node; Start runs it.
@@ -84,6 +85,11 @@ func New(cfg Config) (*Node, error) {
 		sessions: make(map[uint64]*session.Session),
 		bans:     newBanList(cfg.BanDuration),
 		chain:    newChain(params),
+	}
+	if cfg.DataDir != "" {
+		if err := n.openStore(); err != nil {
+			return nil, err
+		}
 	}
 	n.met = newNodeMetrics(n)
 	var opts []mempool.Option
@@ -119,9 +125,10 @@ func (n *Node) Start(ctx context.Context) error {
 		UDPPort:      n.port,
 		Nonce:        session.RandomNonce(),
 		UserAgent:    "/blocktorrent:0.1.0/",
-		Tip:          n.chain.tip,
+		Tip:          n.tip,
 		Params:       n.cfg.Params,
 	}
+	n.startChain(ctx)
 	n.goFunc(func() { n.engine.Run(ctx) })
 	n.goFunc(func() {
 		if err := n.sock.Serve(); err != nil {
@@ -170,6 +177,13 @@ func (n *Node) listen() error {
 			continue // the port is taken for UDP: try another
 		}
 		n.ln, n.ip, n.port = ln, ap.Addr(), uint16(port)
+		// A burst of a block at 100 Mbit/s overruns the default 212 KB
+		// socket buffers within milliseconds; ask for 4 MiB (the kernel
+		// caps it at its rmem_max/wmem_max).
+		if uc, ok := pc.(*net.UDPConn); ok {
+			_ = uc.SetReadBuffer(4 << 20)
+			_ = uc.SetWriteBuffer(4 << 20)
+		}
 		if n.cfg.Link != nil {
 			pc = linkemu.NewPacketConn(pc, func(dst net.Addr) linkemu.Profile { return n.cfg.Link(addrIP(dst)) })
 		}
@@ -224,6 +238,7 @@ func (n *Node) Close() {
 		n.http.Close()
 	}
 	n.wg.Wait()
+	n.closeChain()
 }
 
 // accept serves inbound connections.
@@ -298,9 +313,11 @@ func (n *Node) serve(ctx context.Context, c net.Conn, dialer bool) error {
 	n.mu.Unlock()
 	p := &peer{s}
 	n.engine.AddPeer(p)
+	n.syncPeerUp(s)
 	n.log.Info("peer connected", "peer", s, "dialer", dialer, "agent", s.Version().UserAgent)
 	err = s.Run(ctx)
 	n.engine.RemovePeer(p.ID())
+	n.syncPeerDown(s)
 	n.mu.Lock()
 	delete(n.sessions, s.ID())
 	n.mu.Unlock()
@@ -316,6 +333,9 @@ func (n *Node) OnMessage(s *session.Session, m wire.Message, size int) {
 		n.engine.Deliver(job.PeerID(s.ID()), m, size)
 	case *wire.GetBTAddr:
 		_ = s.SendTCP(n.addrs(s))
+	case *wire.GetHeaders, *wire.Headers, *wire.GetBlockHashes, *wire.BlockHashes,
+		*wire.GetBlocks, *wire.Blocks:
+		n.onChainMessage(s, m)
 	case *wire.BTAddr:
 		// Learnt addresses are not dialled automatically yet; the
 		// configured peers are.
@@ -356,19 +376,23 @@ func (n *Node) Submit(ctx context.Context, blk *btcwire.MsgBlock) error {
 		return err
 	}
 	n.chain.add(&blk.Header)
+	if n.cs != nil {
+		n.putBlock(blk)
+	}
 	return n.engine.SubmitWait(ctx, blk)
 }
 
 // onBlock runs on the engine goroutine for every completed block.
 func (n *Node) onBlock(blk *btcwire.MsgBlock) {
 	n.chain.add(&blk.Header)
+	n.storeBlock(blk)
 	if n.cfg.OnBlock != nil {
 		n.cfg.OnBlock(blk)
 	}
 }
 
 // Tip returns the best block hash, height and total work.
-func (n *Node) Tip() (chainhash.Hash, uint32, *big.Int) { return n.chain.tip() }
+func (n *Node) Tip() (chainhash.Hash, uint32, *big.Int) { return n.tip() }
 
 // Peers returns the number of connected peers.
 func (n *Node) Peers() int {
