@@ -162,20 +162,7 @@ func TestRelayVirtualTime(t *testing.T) {
 				if err := engines[0].Submit(blk); err != nil {
 					t.Fatal(err)
 				}
-				var want bytes.Buffer
-				blk.Serialize(&want)
-				for range tt.hops {
-					select {
-					case b := <-got:
-						var buf bytes.Buffer
-						b.Serialize(&buf)
-						if !bytes.Equal(buf.Bytes(), want.Bytes()) {
-							t.Fatal("a different block arrived")
-						}
-					case <-time.After(time.Minute):
-						t.Fatal("the block did not reach every engine")
-					}
-				}
+				waitBlocks(t, got, tt.hops, blk)
 				elapsed := time.Since(start)
 				floor := time.Duration(tt.hops)*delay + time.Duration(float64(blk.SerializeSize())/rate*float64(time.Second))
 				if elapsed < floor {
@@ -201,5 +188,25 @@ func TestRelayVirtualTime(t *testing.T) {
 				cancel()
 			})
 		})
+	}
+}
+
+// waitBlocks waits (in virtual time) for n blocks from got and checks each
+// is byte-identical to want.
+func waitBlocks(t *testing.T, got <-chan *btcwire.MsgBlock, n int, want *btcwire.MsgBlock) {
+	t.Helper()
+	var w bytes.Buffer
+	want.Serialize(&w)
+	for range n {
+		select {
+		case b := <-got:
+			var buf bytes.Buffer
+			b.Serialize(&buf)
+			if !bytes.Equal(buf.Bytes(), w.Bytes()) {
+				t.Fatal("a different block arrived")
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("the block did not reach every engine")
+		}
 	}
 }

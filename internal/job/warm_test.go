@@ -1,7 +1,6 @@
 package job
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"math/rand/v2"
@@ -73,20 +72,7 @@ func TestWarmRelay(t *testing.T) {
 				if err := engines[0].Submit(blk); err != nil {
 					t.Fatal(err)
 				}
-				var want bytes.Buffer
-				blk.Serialize(&want)
-				for range hops {
-					select {
-					case b := <-got:
-						var buf bytes.Buffer
-						b.Serialize(&buf)
-						if !bytes.Equal(buf.Bytes(), want.Bytes()) {
-							t.Fatal("a different block arrived")
-						}
-					case <-time.After(time.Minute):
-						t.Fatal("the block did not reach every engine")
-					}
-				}
+				waitBlocks(t, got, hops, blk)
 				nknown := 0
 				for _, k := range known {
 					if k {
