@@ -26,11 +26,12 @@ type job struct {
 	lap    wire.Workout
 	local  bool // opened from a block this node had in full
 
-	peers map[PeerID]*jobPeer
-	frags map[uint32]*fragBuf // partial bodies by leaf
-	reqs  map[reqKey]*request
-	lost  map[reqKey]time.Time // items a pusher skipped: likely lost
-	reqID uint32
+	peers     map[PeerID]*jobPeer
+	frags     map[uint32]*fragBuf // partial bodies by leaf
+	reqs      map[reqKey]*request
+	lost      map[reqKey]time.Time   // items a pusher skipped: likely lost
+	shortWait map[uint32]*shortGroup // short-hash groups waiting for bodies, by first leaf
+	reqID     uint32
 
 	version    uint64 // increases whenever something new is verified
 	openedAt   time.Time
@@ -128,17 +129,18 @@ func newJob(header btcwire.BlockHeader, txCount uint32, now time.Time) (*job, er
 	}
 	hash := header.BlockHash()
 	return &job{
-		id:       wire.JobIDOf(hash),
-		hash:     hash,
-		header:   header,
-		shape:    shape,
-		st:       treestate.New(shape, header.MerkleRoot),
-		tiers:    treestate.Tiers(shape),
-		peers:    make(map[PeerID]*jobPeer),
-		frags:    make(map[uint32]*fragBuf),
-		reqs:     make(map[reqKey]*request),
-		lost:     make(map[reqKey]time.Time),
-		openedAt: now,
+		id:        wire.JobIDOf(hash),
+		hash:      hash,
+		header:    header,
+		shape:     shape,
+		st:        treestate.New(shape, header.MerkleRoot),
+		tiers:     treestate.Tiers(shape),
+		peers:     make(map[PeerID]*jobPeer),
+		frags:     make(map[uint32]*fragBuf),
+		reqs:      make(map[reqKey]*request),
+		lost:      make(map[reqKey]time.Time),
+		shortWait: make(map[uint32]*shortGroup),
+		openedAt:  now,
 	}, nil
 }
 

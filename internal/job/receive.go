@@ -85,7 +85,7 @@ func (e *Engine) onNodes(ps *peerState, m *wire.Nodes, size int, now time.Time) 
 		if run.Seq.DefaultSize != 32 || len(run.Seq.Exceptions) > 0 {
 			// Short leaf hashes: resolve them against the mempool. A
 			// collision or a missing transaction is never an offence.
-			ns, err = e.resolveRun(j, run, now)
+			ns, err = e.resolveRun(j, ps, run, now)
 			if err != nil {
 				e.penalize(ps, ReasonInvalidRun, err)
 				return
@@ -230,6 +230,20 @@ func (e *Engine) onTxs(ps *peerState, m *wire.Txs, size int, now time.Time) {
 		if err := tx.Deserialize(bytes.NewReader(body)); err != nil {
 			e.penalize(ps, ReasonInvalidBody, err)
 			return
+		}
+		if _, ok := j.st.Verified(j.shape.Leaf(f.Leaf)); !ok {
+			// A body asked for to resolve a short-hash group: its txid
+			// may complete the group (verified like any other group).
+			if ns := e.resolveWaiting(j, f.Leaf, body); ns != nil {
+				newly, err := j.st.AddNodesFrom(sourceOf(ps), ns)
+				if err != nil {
+					e.penalize(ps, ReasonInvalidRun, err)
+					return
+				}
+				e.fillFromMempool(j, newly)
+				useful = true
+				continue
+			}
 		}
 		stored, err := j.st.AddBodyFrom(sourceOf(ps), f.Leaf, tx.TxHash(), body)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/blocktorrent/blocktorrent/internal/mempool"
 	"github.com/blocktorrent/blocktorrent/internal/merkle"
+	"github.com/blocktorrent/blocktorrent/internal/treestate"
 	"github.com/blocktorrent/blocktorrent/internal/wire"
 	"github.com/btcsuite/btcd/chainhash/v2"
 )
@@ -38,7 +39,7 @@ func (e *Engine) leafRun(ps *peerState, level uint8, start uint32, hs []chainhas
 // verified yet, transactions missing from the mempool) are left out and
 // asked for as full hashes. Only a group of full hashes that fails to
 // verify is an error.
-func (e *Engine) resolveRun(j *job, run *wire.Run, now time.Time) ([]merkle.Node, error) {
+func (e *Engine) resolveRun(j *job, from *peerState, run *wire.Run, now time.Time) ([]merkle.Node, error) {
 	if e.cfg.Mempool == nil || len(j.tiers) < 2 || run.Level != j.shape.Depth() || run.Dir != wire.Flat {
 		return nil, nil
 	}
@@ -66,12 +67,20 @@ func (e *Engine) resolveRun(j *job, run *wire.Run, now time.Time) ([]merkle.Node
 			continue
 		}
 		if len(unresolved) > 0 {
-			// Ask for this group's full hashes at once, from any holder.
+			e.m.ShortUnresolved.Add(float64(len(unresolved)))
 			key := reqKey{g.Level, g.Start}
+			if e.fetchMissing(j, from, g, parent, seq, unresolved, now) {
+				// The bodies resolve the group when they land; full hashes
+				// only if they have not after a round trip.
+				if _, ok := j.lost[key]; !ok {
+					j.lost[key] = now.Add(from.p.RTT() + 20*time.Millisecond)
+				}
+				continue
+			}
+			// Ask for this group's full hashes at once, from any holder.
 			if _, ok := j.lost[key]; !ok {
 				j.lost[key] = now.Add(-lostGrace)
 			}
-			e.m.ShortUnresolved.Add(float64(len(unresolved)))
 			continue
 		}
 		for _, h := range hashes[off-int(g.Count) : off] {
@@ -147,4 +156,72 @@ func (e *Engine) skipKnownBodies(j *job, ps *peerState, jp *jobPeer, n uint32) (
 		jp.covered.AddBody(b)
 	}
 	return 0, false
+}
+
+// shortGroup is a leaf group whose short hashes named transactions this
+// node lacks; it is resolved again when their bodies arrive.
+type shortGroup struct {
+	parent merkle.Pos
+	seq    wire.HashSeq
+}
+
+// maxMissingPerGroup bounds the bodies fetched to resolve one group; a
+// group missing more is cheaper to fetch as full hashes.
+const maxMissingPerGroup = 8
+
+// fetchMissing asks the peer that sent a short-hash group for the bodies of
+// the leaves no mempool transaction matches, when that is all that stops
+// the group from resolving: the bodies are needed anyway, and their txids
+// complete the group (docs/protocol.md §8).
+func (e *Engine) fetchMissing(j *job, from *peerState, g treestate.Range, parent merkle.Pos, seq wire.HashSeq, unresolved []int, now time.Time) bool {
+	if from == nil || len(unresolved) > maxMissingPerGroup || j.shortWait[g.Start] != nil {
+		return j.shortWait[g.Start] != nil
+	}
+	hashes := seq.Hashes()
+	for _, i := range unresolved {
+		if len(hashes[i]) == 32 || len(e.cfg.Mempool.Candidates(hashes[i], 1)) != 0 {
+			return false // ambiguous, not missing: full hashes settle it
+		}
+	}
+	j.shortWait[g.Start] = &shortGroup{parent: parent, seq: seq}
+	var rs []treestate.Range
+	for _, i := range unresolved {
+		rs = append(rs, treestate.Range{Level: g.Level, Start: g.Start + uint32(i), Count: 1})
+	}
+	j.reqID++
+	from.ctrl = append(from.ctrl, &wire.GetTxs{JobID: j.id, ReqID: j.reqID, Leaves: treestate.RangesToWorkout(rs)})
+	j.bodyReqs++
+	return true
+}
+
+// resolveWaiting retries the short-hash group holding leaf after a body
+// for it arrived: the body goes into the mempool, and if the group now
+// resolves its leaves are returned for verification.
+func (e *Engine) resolveWaiting(j *job, leaf uint32, body []byte) []merkle.Node {
+	if e.cfg.Mempool == nil || len(j.tiers) < 2 {
+		return nil
+	}
+	g := groupOf(j, len(j.tiers)-1, leaf)
+	sg := j.shortWait[g.Start]
+	if sg == nil {
+		return nil
+	}
+	if _, _, err := e.cfg.Mempool.AddRaw(body); err != nil {
+		return nil
+	}
+	ph, ok := j.st.Verified(sg.parent)
+	if !ok {
+		return nil
+	}
+	txids, unresolved, err := e.cfg.Mempool.Resolve(j.shape, sg.parent, ph, g.Start, sg.seq)
+	if err != nil || len(unresolved) > 0 {
+		return nil
+	}
+	delete(j.shortWait, g.Start)
+	delete(j.lost, reqKey{g.Level, g.Start})
+	nodes := make([]merkle.Node, len(txids))
+	for i, id := range txids {
+		nodes[i] = merkle.Node{Pos: j.shape.Leaf(g.Start + uint32(i)), Hash: id}
+	}
+	return nodes
 }
