@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/blocktorrent/blocktorrent/internal/bridge"
 	"github.com/blocktorrent/blocktorrent/internal/linkemu"
 	"github.com/blocktorrent/blocktorrent/internal/node"
 	"github.com/blocktorrent/blocktorrent/internal/wire"
@@ -38,6 +39,11 @@ func runNode(args []string) error {
 	rate := fs.Float64("link-mbit", 0, "emulate a WAN: outbound rate per peer in Mbit/s (0 = unlimited)")
 	loss := fs.Float64("link-loss", 0, "emulate a WAN: random outbound loss, 0..1")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	btcP2P := fs.String("bitcoin-p2p", "", "bridge to the local Bitcoin node's P2P port, HOST:PORT (transactions and blocks both ways)")
+	btcRPC := fs.String("bitcoin-rpc", "", "also submit blocks to the Bitcoin node over RPC, HOST:PORT (HTTP POST, no TLS: loopback); needs --bitcoin-p2p")
+	btcUser := fs.String("bitcoin-rpcuser", "", "Bitcoin node RPC user")
+	btcPass := fs.String("bitcoin-rpcpass", "", "Bitcoin node RPC password")
+	btcGBT := fs.Duration("bitcoin-gbt", 0, "with --bitcoin-rpc, poll getblocktemplate at this interval and add its transactions to the mempool (0 off)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -68,8 +74,27 @@ func runNode(args []string) error {
 		return usageError(fs, "log level: %v", err)
 	}
 	cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
+	if *btcP2P == "" && *btcRPC != "" {
+		return usageError(fs, "--bitcoin-rpc needs --bitcoin-p2p")
+	}
+	var br *bridge.Bridge
+	if *btcP2P != "" {
+		var err error
+		br, err = bridge.New(bridge.Config{
+			Network: cfg.Network, P2P: *btcP2P,
+			RPC: *btcRPC, RPCUser: *btcUser, RPCPass: *btcPass, PollTemplate: *btcGBT,
+			Log: cfg.Log,
+		})
+		if err != nil {
+			return err
+		}
+		cfg.OnBlock = br.OnBlock
+	}
 	n, err := node.New(cfg)
 	if err != nil {
+		if br != nil {
+			br.Close()
+		}
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -80,7 +105,16 @@ func runNode(args []string) error {
 	if cfg.Status != "" {
 		cfg.Log.Info("status listening", "addr", n.StatusAddr())
 	}
+	if br != nil {
+		if err := br.Start(ctx, n); err != nil {
+			n.Close()
+			return err
+		}
+	}
 	<-ctx.Done()
+	if br != nil {
+		br.Close()
+	}
 	n.Close()
 	return nil
 }
