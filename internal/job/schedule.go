@@ -83,6 +83,13 @@ func (e *Engine) flushState(j *job, ps *peerState, now time.Time) time.Duration 
 			nodes = append(nodes, j.st.Missing(jp.told, l)...)
 		}
 		bodies = j.st.MissingBodies(jp.told)
+		if e.pushingTo(ps, jp) {
+			// What this node will push to the peer is announced once it
+			// has been pushed, so the peer does not ask for data that is
+			// merely waiting for the pacer.
+			nodes = onlyCovered(nodes, jp.covered, false)
+			bodies = onlyCovered(bodies, jp.covered, true)
+		}
 		nodes, room = fitRanges(nodes, room/2+room%2)
 		bodies, _ = fitRanges(bodies, room+room/2)
 		if len(nodes) == 0 && len(bodies) == 0 {
@@ -551,4 +558,45 @@ func (e *Engine) complete(j *job, now time.Time) {
 	if e.cfg.OnBlock != nil {
 		e.cfg.OnBlock(blk)
 	}
+}
+
+// pushingTo reports whether this node is still pushing j to the peer.
+func (e *Engine) pushingTo(ps *peerState, jp *jobPeer) bool {
+	if !e.cfg.Push || !jp.pushTo {
+		return false
+	}
+	limit := int64(ps.p.Params().MaxUnsolicited)
+	return limit == wire.NoLimit || jp.pushUsed < limit
+}
+
+// onlyCovered keeps the parts of ranges that set covers (as nodes, or as
+// bodies when bodies is set).
+func onlyCovered(ranges []treestate.Range, set *treestate.Set, bodies bool) []treestate.Range {
+	var out []treestate.Range
+	for _, r := range ranges {
+		start, n := r.Start, uint32(0)
+		for i := r.Start; i < r.End(); i++ {
+			var has bool
+			if bodies {
+				has = set.HasBody(i)
+			} else {
+				has = set.Has(merkle.Pos{Level: r.Level, Index: i})
+			}
+			if has {
+				if n == 0 {
+					start = i
+				}
+				n++
+				continue
+			}
+			if n > 0 {
+				out = append(out, treestate.Range{Level: r.Level, Start: start, Count: n})
+				n = 0
+			}
+		}
+		if n > 0 {
+			out = append(out, treestate.Range{Level: r.Level, Start: start, Count: n})
+		}
+	}
+	return out
 }
