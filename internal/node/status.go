@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/blocktorrent/blocktorrent/internal/job"
+	chainsync "github.com/blocktorrent/blocktorrent/internal/sync"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -23,6 +24,8 @@ type Status struct {
 	Jobs     []job.JobStatus `json:"jobs"`
 	Bans     []Ban           `json:"bans"`
 	UDP      UDPStatus       `json:"udp"`
+	// Sync is the chain download (only with a DataDir).
+	Sync *chainsync.Status `json:"sync,omitempty"`
 }
 
 // PeerStatus is one peer in /status.
@@ -49,7 +52,7 @@ type UDPStatus struct {
 
 // Status returns the node's state.
 func (n *Node) Status(ctx context.Context) (Status, error) {
-	best, height, _ := n.chain.tip()
+	best, height, _ := n.tip()
 	st := Status{Network: n.params.Name, Addr: n.Addr(), Height: height, BestHash: best.String(), Peers: []PeerStatus{}}
 	n.mu.Lock()
 	for _, s := range n.sessions {
@@ -72,6 +75,10 @@ func (n *Node) Status(ctx context.Context) (Status, error) {
 		st.Jobs = []job.JobStatus{}
 	}
 	st.Bans = n.bans.list(time.Now())
+	if n.cs != nil {
+		ss := n.cs.syncer.Status(ctx)
+		st.Sync = &ss
+	}
 	st.UDP = UDPStatus{
 		UnknownSource: n.sock.Stats.UnknownSource.Load(), BadToken: n.sock.Stats.BadToken.Load(),
 		Replayed: n.sock.Stats.Replayed.Load(), Malformed: n.sock.Stats.Malformed.Load(),
@@ -137,7 +144,7 @@ func (m *nodeMetrics) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (m *nodeMetrics) Collect(ch chan<- prometheus.Metric) {
 	n := m.n
-	_, height, _ := n.chain.tip()
+	_, height, _ := n.tip()
 	ch <- prometheus.MustNewConstMetric(descHeight, prometheus.GaugeValue, float64(height))
 	n.mu.Lock()
 	defer n.mu.Unlock()
