@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -107,7 +108,9 @@ func handshake(ctx context.Context, conn net.Conn, fr *wire.FrameReader, l *Loca
 		if t != want {
 			return nil, fmt.Errorf("%w: got %v, want %v", ErrHandshake, t, want)
 		}
-		return wire.DecodeMessage(t, payload)
+		// The frame reader reuses its buffer; the peer's BTVERSION is
+		// kept for the session's life, so it must not alias it.
+		return wire.DecodeMessage(t, bytes.Clone(payload))
 	}
 	if dialer {
 		if err := send(mine); err != nil {
