@@ -144,16 +144,27 @@ func subtreeRoot(in []chainhash.Hash, height uint, scratch []chainhash.Hash) (ch
 	for range height {
 		pairs := n / 2
 		dst := scratch[:(n+1)/2]
-		for i := range pairs {
+		// Hash two pairs at a time: hashPairs2 interleaves them, and
+		// it reads all four children before it writes either parent,
+		// which in place are nodes i and i+1 <= 2i.
+		i := 0
+		for ; i+1 < pairs; i += 2 {
+			q := (*[4]chainhash.Hash)(src[2*i : 2*i+4])
+			if q[0] == q[1] || q[2] == q[3] {
+				mutated = true
+			}
+			hashPairs2((*[2]chainhash.Hash)(dst[i:i+2]), q)
+		}
+		if i < pairs {
 			l, r := &src[2*i], &src[2*i+1]
 			if *l == *r {
 				mutated = true
 			}
-			dst[i] = HashPair(l, r)
+			hashPair(&dst[i], l, r)
 		}
 		if n&1 == 1 {
 			last := &src[n-1]
-			dst[pairs] = HashPair(last, last)
+			hashPair(&dst[pairs], last, last)
 		}
 		src = dst
 		n = len(dst)
@@ -189,9 +200,13 @@ func Levels(leaves []chainhash.Hash) [][]chainhash.Hash {
 		src := levels[l+1]
 		c := (len(src) + 1) / 2
 		dst := buf[off : off+c : off+c]
-		for i := range dst {
+		i := 0
+		for ; 2*i+3 < len(src); i += 2 {
+			hashPairs2((*[2]chainhash.Hash)(dst[i:i+2]), (*[4]chainhash.Hash)(src[2*i:2*i+4]))
+		}
+		for ; i < len(dst); i++ {
 			r := min(2*i+1, len(src)-1)
-			dst[i] = HashPair(&src[2*i], &src[r])
+			hashPair(&dst[i], &src[2*i], &src[r])
 		}
 		levels[l] = dst
 		off += c
