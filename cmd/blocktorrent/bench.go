@@ -22,7 +22,7 @@ func runBench(args []string) error {
 		fmt.Fprintf(fs.Output(), "usage: blocktorrent bench [--quick] [--json FILE] [--plot FILE.svg|.png] [SCENARIO ...]\n\n")
 		fmt.Fprintf(fs.Output(), "Relays one block through networks of real nodes on loopback with emulated links,\n")
 		fmt.Fprintf(fs.Output(), "with Blocktorrent and the legacy relays (tcp-block, compact), and compares them\n")
-		fmt.Fprintf(fs.Output(), "with the physical limit. Scenarios: %s (default: all).\n\n", strings.Join(bench.Names, ", "))
+		fmt.Fprintf(fs.Output(), "with the physical limit. Scenarios: %s (default: all).\n\n", strings.Join(append(bench.Names, bench.SyncName), ", "))
 		fs.PrintDefaults()
 	}
 	fs.BoolVar(&o.Quick, "quick", false, "run reduced scenarios (fewer transactions, a smaller mesh): a smoke test")

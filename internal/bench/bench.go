@@ -39,13 +39,33 @@ type Options struct {
 // Run runs the named scenarios (all if none), writing progress and the
 // final table to w.
 func Run(ctx context.Context, w io.Writer, names []string, o Options) ([]ScenarioResult, error) {
-	scs, err := Select(names, o.Quick)
-	if err != nil {
-		return nil, err
+	relay, sync := names, len(names) == 0
+	if len(names) > 0 {
+		relay = nil
+		for _, n := range names {
+			if n == SyncName {
+				sync = true
+			} else {
+				relay = append(relay, n)
+			}
+		}
 	}
 	var out []ScenarioResult
-	for k := range scs {
-		r, err := RunScenario(ctx, w, &scs[k], o)
+	if len(relay) > 0 || len(names) == 0 {
+		scs, err := Select(relay, o.Quick)
+		if err != nil {
+			return nil, err
+		}
+		for k := range scs {
+			r, err := RunScenario(ctx, w, &scs[k], o)
+			if err != nil {
+				return out, err
+			}
+			out = append(out, r)
+		}
+	}
+	if sync {
+		r, err := RunSync(ctx, w, o.Quick)
 		if err != nil {
 			return out, err
 		}

@@ -184,8 +184,11 @@ func TestSelect(t *testing.T) {
 	if err != nil || len(two) != 2 || two[0].Name != "line6" || two[1].Name != "warm" {
 		t.Fatalf("Select: %v, %v", two, err)
 	}
-	if _, err := Select([]string{"sync8"}, false); err == nil {
+	if _, err := Select([]string{"nosuch"}, false); err == nil {
 		t.Error("unknown scenario accepted")
+	}
+	if scs, err := Select([]string{SyncName}, false); err != nil || len(scs) != 0 {
+		t.Errorf("Select(sync8): %v, %v", scs, err)
 	}
 }
 

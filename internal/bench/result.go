@@ -24,6 +24,8 @@ type ScenarioResult struct {
 	Txs        int              `json:"txs"`
 	LimitMs    float64          `json:"limit_ms"`
 	Results    []ProtocolResult `json:"results"`
+	// Sync holds sync8's figures (BlockBytes is then the chain's size).
+	Sync *SyncResult `json:"sync,omitempty"`
 
 	Title   string          `json:"-"`
 	Limits  []time.Duration `json:"-"` // per node

@@ -96,15 +96,17 @@ func Get(name string, quick bool) (Scenario, error) {
 			sc.Warm = warmPercent
 			sc.Title += fmt.Sprintf("; mempools hold %.0f%% of the block", warmPercent*100)
 		}
-	case "sync8":
-		return Scenario{}, fmt.Errorf("bench: scenario sync8 is left out: it measures chain download from 8 peers, which was not part of the node when the bench was written (see docs/benchmarks.md)")
+	case SyncName:
+		return Scenario{}, fmt.Errorf("bench: %s is a chain-download scenario: run it with Run or RunSync", SyncName)
 	default:
 		return Scenario{}, fmt.Errorf("bench: unknown scenario %q (have %s)", name, strings.Join(Names, ", "))
 	}
 	return sc, nil
 }
 
-// Select returns the named scenarios (all when names is empty) in run order.
+// Select returns the named relay scenarios (all when names is empty) in
+// run order. The chain-download scenario (SyncName) is accepted and left
+// out: Run runs it with RunSync.
 func Select(names []string, quick bool) ([]Scenario, error) {
 	if len(names) == 0 {
 		names = Names
@@ -121,7 +123,7 @@ func Select(names []string, quick bool) ([]Scenario, error) {
 		out = append(out, sc)
 	}
 	for _, n := range names {
-		if !slices.Contains(Names, n) {
+		if n != SyncName && !slices.Contains(Names, n) {
 			_, err := Get(n, quick)
 			return nil, err
 		}
