@@ -95,7 +95,6 @@ func RunSync(ctx context.Context, w io.Writer, quick bool) (ScenarioResult, erro
 	}, nil
 }
 
-
 // makeChain writes a chain of blocks regtest blocks into a store at dir and
 // returns its tip and size in bytes.
 func makeChain(dir string, blocks, txs int) (chainhash.Hash, int, error) {
