@@ -51,12 +51,16 @@ type job struct {
 	witnessRetries              int   // witness commitment mismatches seen
 	all                         *treestate.Set
 	pushPeers                   int // peers this node pushes the job to
+	relayPushers                int // relays this node lets push the job to it
 }
 
 // jobPeer is what the engine knows about one peer for one job.
 type jobPeer struct {
 	knows      bool                 // the peer has the job open (OPEN_JOB either way)
 	pushTo     bool                 // this node pushes the job to the peer
+	noPush     bool                 // this node asked the peer not to push the job
+	noPushSent bool                 // and has said so in a JOB_STATE
+	job        *job                 // the job this view belongs to
 	closed     bool                 // the peer sent CLOSE_JOB
 	complete   bool                 // the peer announced it has everything
 	completeAt time.Time            // when it did
@@ -91,6 +95,7 @@ func (j *job) peer(ps *peerState) *jobPeer {
 			told:    treestate.NewSet(j.shape),
 			pushIdx: make(map[uint8]uint32),
 			heard:   make(map[reqKey]time.Time),
+			job:     j,
 		}
 		// Every peer of an open job has the lap: it came in OPEN_JOB.
 		for _, r := range lapRanges(j) {
@@ -347,3 +352,8 @@ func (e *Engine) pushOffset(j *job, ps *peerState) uint32 {
 // announced it yet: measured on a 30-node mesh of degree 8, 727 MB sent to
 // deliver 114 MB.
 const maxPushPeers = 4
+
+// maxRelayPushers bounds the relays (peers without the whole block) this
+// node lets push one job to it; the others are asked to stop
+// (JOB_STATE's do-not-push flag) and it pulls from them instead.
+const maxRelayPushers = 2

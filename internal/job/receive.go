@@ -47,6 +47,17 @@ func (f *fragBuf) add(off uint32, data []byte) bool {
 // unsolicited accounts an unrequested datagram and reports whether it is
 // within what this node accepts from the peer for the job.
 func (e *Engine) unsolicited(ps *peerState, jp *jobPeer, size int, now time.Time) bool {
+	if jp.pushAt.IsZero() && !jp.complete {
+		// A relay pushing the job to us. Relays push in arrival order, so
+		// past the first maxRelayPushers they mostly duplicate each other:
+		// ask the others to stop (complete sources push different parts
+		// and stay welcome).
+		if j := jp.job; j.relayPushers < maxRelayPushers {
+			j.relayPushers++
+		} else {
+			jp.noPush = true
+		}
+	}
 	jp.pushAt = now
 	jp.recvUns += int64(size)
 	limit := int64(e.cfg.Local.MaxUnsolicited)
@@ -307,6 +318,10 @@ func (e *Engine) onJobState(ps *peerState, m *wire.JobState, now time.Time) {
 	jp.knows = true
 	if m.Flags&wire.JobStateComplete != 0 && !jp.complete {
 		jp.complete, jp.completeAt = true, now
+	}
+	if m.Flags&wire.JobStateNoPush != 0 && jp.pushTo {
+		jp.pushTo = false
+		j.pushPeers--
 	}
 	if err := addRuns(j, jp, &m.Nodes, &m.Bodies, jp.has, jp.covered, jp.told); err != nil {
 		e.penalize(ps, ReasonProtocol, err)

@@ -67,15 +67,19 @@ func (e *Engine) flushState(j *job, ps *peerState, now time.Time) time.Duration 
 		return stateInterval - since
 	}
 	repeat := ps.p.RTT() + 10*time.Millisecond
-	if jp.stateVer == j.version && since < repeat {
+	tellNoPush := jp.noPush && !jp.noPushSent
+	if jp.stateVer == j.version && since < repeat && !tellNoPush {
 		return repeat - since
 	}
 	m := &wire.JobState{JobID: j.id}
+	if jp.noPush {
+		m.Flags |= wire.JobStateNoPush
+	}
 	if j.st.Complete() {
-		if jp.complete || (jp.stateVer == j.version && since < 4*repeat) {
+		if !tellNoPush && (jp.complete || (jp.stateVer == j.version && since < 4*repeat)) {
 			return time.Hour
 		}
-		m.Flags = wire.JobStateComplete
+		m.Flags |= wire.JobStateComplete
 	} else {
 		room := ps.payloadRoom() - 8 - 4 - 1 - 2
 		var nodes, bodies []treestate.Range
@@ -92,7 +96,7 @@ func (e *Engine) flushState(j *job, ps *peerState, now time.Time) time.Duration 
 		}
 		nodes, room = fitRanges(nodes, room/2+room%2)
 		bodies, _ = fitRanges(bodies, room+room/2)
-		if len(nodes) == 0 && len(bodies) == 0 {
+		if len(nodes) == 0 && len(bodies) == 0 && !tellNoPush {
 			jp.stateVer = j.version
 			return time.Hour
 		}
@@ -101,6 +105,9 @@ func (e *Engine) flushState(j *job, ps *peerState, now time.Time) time.Duration 
 	}
 	jp.stateSeq++
 	m.StateSeq = jp.stateSeq
+	if tellNoPush {
+		jp.noPushSent = true
+	}
 	jp.stateAt = now
 	jp.stateVer = j.version
 	e.sendUDP(ps, m, nil)

@@ -4,7 +4,10 @@ package wire
 const (
 	// JobStateComplete: the sender has every node and body.
 	JobStateComplete = 1 << 0
-	jobStateFlags    = JobStateComplete
+	// JobStateNoPush: do not push this job to the sender; it pulls what
+	// it lacks (it already has enough pushers).
+	JobStateNoPush = 1 << 1
+	jobStateFlags  = JobStateComplete | JobStateNoPush
 )
 
 // JobState is JOB_STATE (UDP 0x43): what the sender has verified and not yet

@@ -23,6 +23,7 @@ func jobStateSamples() []msgSample {
 	return []msgSample{
 		{name: "JOB_STATE nodes and bodies", m: msgJobStateSample()},
 		{name: "JOB_STATE complete, nothing new", m: &JobState{JobID: JobIDOf(msgHash("example block")), StateSeq: 4, Flags: JobStateComplete}},
+		{name: "JOB_STATE do not push", m: &JobState{JobID: JobIDOf(msgHash("example block")), StateSeq: 5, Flags: JobStateNoPush}},
 		{name: "JOB_STATE largest workouts", m: &JobState{JobID: JobID{9}, StateSeq: ^uint32(0), Nodes: Workout{Runs: []Run{HashlessFlat(16, 0, MaxWorkoutNodes)}}, Bodies: Workout{Runs: []Run{HashlessFlat(16, 1<<24-1, 0), HashlessFlat(16, 0, MaxWorkoutNodes)}}}},
 	}
 }
@@ -36,7 +37,7 @@ func msgJobStateRejects(mt MsgType, name string) []msgReject {
 	down := AppendRun(nil, &Run{Dir: Down, Level: 3, Start: 1, Seq: HashSeq{Count: 2}}, true)
 	big := AppendRun(nil, &Run{Dir: Flat, Level: 3, Start: 0, Seq: HashSeq{Count: MaxWorkoutNodes}}, true)
 	return []msgReject{
-		{name + " flags 0x02", mt, mcat(head, []byte{2}, mvi(0), mvi(0)), ErrReserved, false},
+		{name + " flags 0x04", mt, mcat(head, []byte{4}, mvi(0), mvi(0)), ErrReserved, false},
 		{name + " flags 0x80", mt, mcat(head, []byte{0x80}, mvi(0), mvi(0)), ErrReserved, false},
 		{name + " ascending run in NODES", mt, mcat(head, []byte{0}, mvi(2), flat, up, mvi(0)), ErrMalformed, false},
 		{name + " descending run in BODIES", mt, mcat(head, []byte{0}, mvi(1), flat, mvi(1), down), ErrMalformed, false},
