@@ -62,6 +62,7 @@ type Session struct {
 	pings   map[uint64]time.Time // nonce → sent, for RTT
 	arrived map[uint64]arrival   // probe PINGs received, by nonce
 	trains  []*wire.EstimateBandwidth
+	rates   []float64 // ESTIMATE_BANDWIDTH results for our trains, bits/s
 	mtus    []*wire.TestMTU
 	score   int
 	reasons map[string]int
