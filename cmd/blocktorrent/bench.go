@@ -71,6 +71,15 @@ func runBench(args []string) error {
 		}
 		fmt.Printf("wrote %s\n", plotPath)
 	}
+	// Times are reported, never judged; a node without the exact block is
+	// a failure.
+	for _, r := range res {
+		for _, pr := range r.Results {
+			if pr.Complete < 1 {
+				return fmt.Errorf("%s: %s left %.0f%% of the nodes without the exact block", r.Scenario, pr.Protocol, 100*(1-pr.Complete))
+			}
+		}
+	}
 	return nil
 }
 
