@@ -12,8 +12,8 @@ import (
 // Probing parameters.
 const (
 	pingInterval = time.Second
-	trainCount   = 48 // 58 KB: fits the smallest emulated bottleneck queue
-	trains       = 3  // the pacer uses the lowest estimate
+	trainCount   = 48                     // 58 KB: fits the smallest emulated bottleneck queue
+	trains       = 3                      // the pacer uses the lowest estimate
 	trainWait    = 300 * time.Millisecond // after the last PING is due
 	maxArrivals  = 512
 )
