@@ -46,7 +46,7 @@ const (
 	DefaultProgress     = 5 * time.Second
 	DefaultMaxBuffered  = 64 << 20
 
-	initialBatch   = 16
+	initialBatch   = 2
 	maxOutstanding = 2 // GET_BLOCKS requests per peer
 	maxFIFO        = 4 // including timed-out ones still owed
 	stallTimeouts  = 4 // timeouts in a row that drop a peer
@@ -147,20 +147,21 @@ type request struct {
 }
 
 type peerState struct {
-	p        Peer
-	td       *big.Int
-	best     *hdr  // verified best header, nil until headers are in
-	top      int32 // highest height of the target chain it can serve
-	batch    int
-	rate     float64 // blocks/s EWMA
-	srtt     time.Duration
-	fifo     []*request
-	lastRep  time.Time
-	timeouts int
-	lacks    map[chainhash.Hash]bool
-	dropped  bool
-	stalled  bool // gets no new requests until it has answered the old ones
-	services uint64
+	p         Peer
+	td        *big.Int
+	best      *hdr  // verified best header, nil until headers are in
+	top       int32 // highest height of the target chain it can serve
+	batch     int
+	rate      float64 // blocks/s EWMA
+	srtt      time.Duration
+	fifo      []*request
+	lastRep   time.Time
+	expiredAt time.Time // when the last request to it timed out
+	timeouts  int
+	lacks     map[chainhash.Hash]bool
+	dropped   bool
+	stalled   bool // gets no new requests until it has answered the old ones
+	services  uint64
 	// header download
 	hdl *headerDownload
 }
@@ -888,13 +889,29 @@ func (s *Syncer) onTick(now time.Time) {
 			continue
 		}
 		to := s.timeout(ps)
+		// Replies come back in order on one TCP stream, so only the
+		// oldest outstanding request is being served; its clock starts
+		// when it was sent or when the reply before it arrived, whichever
+		// is later. Later requests are queued behind it, not late.
 		for _, r := range ps.fifo {
-			if !r.expired && now.Sub(r.sent) > to {
+			if r.expired {
+				continue
+			}
+			start := r.sent
+			for _, t := range []time.Time{ps.lastRep, ps.expiredAt} {
+				if t.After(start) {
+					start = t
+				}
+			}
+			if now.Sub(start) > to {
+				// The next request's clock starts now.
+				ps.expiredAt = now
 				s.expire(ps, r)
 				ps.timeouts++
 				ps.batch = max(1, ps.batch/2)
 				s.log.Debug("GET_BLOCKS timed out", "peer", ps.p, "blocks", len(r.hashes), "timeout", to)
 			}
+			break
 		}
 		if ps.timeouts >= stallTimeouts {
 			s.drop(ps, "stall", 10, fmt.Sprintf("%d GET_BLOCKS timeouts in a row", ps.timeouts))
