@@ -48,6 +48,8 @@ type UDPStatus struct {
 	BadToken      int64 `json:"bad_token"`
 	Replayed      int64 `json:"replayed"`
 	Malformed     int64 `json:"malformed"`
+	RateLimited   int64 `json:"rate_limited"`   // over the peer's own rate limit
+	GlobalLimited int64 `json:"global_limited"` // over the node's global rate limit
 }
 
 // Status returns the node's state.
@@ -82,6 +84,7 @@ func (n *Node) Status(ctx context.Context) (Status, error) {
 	st.UDP = UDPStatus{
 		UnknownSource: n.sock.Stats.UnknownSource.Load(), BadToken: n.sock.Stats.BadToken.Load(),
 		Replayed: n.sock.Stats.Replayed.Load(), Malformed: n.sock.Stats.Malformed.Load(),
+		RateLimited: n.sock.Stats.RateLimited.Load(), GlobalLimited: n.sock.Stats.GlobalLimited.Load(),
 	}
 	return st, nil
 }

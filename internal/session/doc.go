@@ -3,8 +3,9 @@
 // binding that accepts the peer's datagrams, and the measurements the job
 // engine paces by (RTT from PING/PONG, path MTU from TEST_MTU, bottleneck
 // rate from ESTIMATE_BANDWIDTH). It also keeps the peer's misbehaviour
-// score; reaching the ban threshold disconnects the peer and tells the
-// owner so it can ban the address.
+// score, which decays by a point a minute (Local.ScoreDecay); reaching the
+// ban threshold disconnects the peer and tells the owner so it can ban the
+// address.
 //
 // Goroutines: Run owns the TCP reader; it starts one writer goroutine that
 // owns the TCP writes. UDP datagrams arrive on the transport's reader

@@ -46,6 +46,27 @@ type Local struct {
 	Tip func() (chainhash.Hash, uint32, *big.Int)
 	// Params is what this node accepts, sent in SET_PARAMS.
 	Params wire.SetParams
+	// ScoreDecay is how long it takes a peer's misbehaviour score to go
+	// down by one point: 0 means DefaultScoreDecay, a negative value
+	// turns decay off.
+	ScoreDecay time.Duration
+
+	now func() time.Time // the score's clock (tests); nil means time.Now
+}
+
+// scoreClock returns the score's decay step (0: no decay) and clock.
+func (l *Local) scoreClock() (time.Duration, func() time.Time) {
+	d, now := l.ScoreDecay, l.now
+	switch {
+	case d == 0:
+		d = DefaultScoreDecay
+	case d < 0:
+		d = 0
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return d, now
 }
 
 // randomToken returns a fresh non-zero session token.

@@ -29,6 +29,12 @@ type Handler interface {
 // BanScore is the score at which a peer is disconnected and banned.
 const BanScore = 100
 
+// DefaultScoreDecay is how long a score takes to go down by one point:
+// one point a minute forgives a stall (10 points) in ten minutes, so a
+// lossy but honest peer that stalls now and then is never banned, while
+// misbehaviour faster than that still adds up to BanScore.
+const DefaultScoreDecay = time.Minute
+
 // sendQueue bounds the TCP writer's queue.
 const sendQueue = 1024
 
@@ -66,6 +72,11 @@ type Session struct {
 	mtus    []*wire.TestMTU
 	score   int
 	reasons map[string]int
+	// Score decay: one point per decay (0: none) since decayed.
+	decay   time.Duration
+	decayed time.Time
+	banned  bool
+	now     func() time.Time
 
 	tcpIn, tcpOut atomic.Int64
 }
@@ -97,6 +108,7 @@ func Open(ctx context.Context, conn net.Conn, sock *transport.Socket, l *Local, 
 		pings: make(map[uint64]time.Time), arrived: make(map[uint64]arrival),
 		reasons: make(map[string]int),
 	}
+	s.decay, s.now = l.scoreClock()
 	s.log = log.With("peer", s.String())
 	def := wire.DefaultSetParams()
 	s.params.Store(&def)
@@ -184,10 +196,12 @@ func (s *Session) Traffic() (in, out int64) {
 	return in, out
 }
 
-// Score returns the misbehaviour score and its reasons.
+// Score returns the misbehaviour score, after decay, and the points each
+// reason has added over the session's life (not decayed).
 func (s *Session) Score() (int, map[string]int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.decayLocked(s.now())
 	r := make(map[string]int, len(s.reasons))
 	for k, v := range s.reasons {
 		r[k] = v
@@ -195,16 +209,35 @@ func (s *Session) Score() (int, map[string]int) {
 	return s.score, r
 }
 
-// Penalize adds points for reason; at BanScore the peer is banned and
-// disconnected. It never penalizes twice past the threshold.
+// decayLocked takes off the points the score has lost by now: one per
+// s.decay since the last whole point went. A score at 0 keeps no credit.
+func (s *Session) decayLocked(now time.Time) {
+	if s.decay > 0 && s.score > 0 {
+		if n := now.Sub(s.decayed) / s.decay; n > 0 {
+			s.score = max(0, s.score-int(n))
+			s.decayed = s.decayed.Add(n * s.decay)
+		}
+	}
+	if s.score == 0 {
+		s.decayed = now
+	}
+}
+
+// Penalize adds points for reason; when the score (which decays, see
+// Local.ScoreDecay) reaches BanScore the peer is banned and disconnected.
+// It bans a session only once.
 func (s *Session) Penalize(reason string, points int) {
 	s.mu.Lock()
-	before := s.score
+	s.decayLocked(s.now())
 	s.score += points
 	s.reasons[reason] += points
 	after := s.score
+	ban := !s.banned && after >= BanScore
+	if ban {
+		s.banned = true
+	}
 	s.mu.Unlock()
-	if before < BanScore && after >= BanScore {
+	if ban {
 		s.log.Warn("banning peer", "reason", reason, "score", after)
 		s.handler.OnBan(s, reason)
 		s.Disconnect(wire.ReasonBanned, "banned: "+reason)

@@ -7,6 +7,13 @@
 // Datagrams from anyone else are dropped without a reply, so an off-path
 // sender cannot make the node send a single byte (amplification 0).
 //
+// Datagrams that pass those checks are then rate limited (Limits): a token
+// bucket per binding and one for the whole socket, in datagrams and bytes
+// per second. A peer over its own limit is cut there, before it spends the
+// global budget, so a flood from one peer does not starve the others.
+// Dropped datagrams are counted in Stats (RateLimited, GlobalLimited) and
+// on the Binding.
+//
 // One goroutine (Serve) reads the socket and calls handlers; Bind, Unbind
 // and Send may be called from any goroutine.
 package transport

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/blocktorrent/blocktorrent/internal/wire"
 )
@@ -31,6 +32,8 @@ type Stats struct {
 	BadToken      atomic.Int64 // wrong token for the address
 	Replayed      atomic.Int64 // SEQ seen before or too old
 	Malformed     atomic.Int64 // shorter than a header, or not a UDP type
+	RateLimited   atomic.Int64 // over its binding's rate limit (Limits.Peer)
+	GlobalLimited atomic.Int64 // within its binding's limit, over the global one
 }
 
 // Socket is a node's UDP socket.
@@ -40,13 +43,26 @@ type Socket struct {
 	byAddr map[netip.AddrPort]*Binding
 	Stats  Stats
 	bufs   sync.Pool
+
+	limits atomic.Pointer[Limits]
+	global bucket           // only the Serve goroutine touches it
+	now    func() time.Time // the rate limits' clock
 }
 
 // New wraps a packet connection (a real UDP socket, or one shaped by the
-// link emulator).
-func New(pc net.PacketConn) *Socket {
-	s := &Socket{pc: pc, byAddr: make(map[netip.AddrPort]*Binding)}
+// link emulator). The inbound limits are DefaultLimits, or pc's own if it
+// is an InboundLimiter, unless an option sets them.
+func New(pc net.PacketConn, opts ...Option) *Socket {
+	s := &Socket{pc: pc, byAddr: make(map[netip.AddrPort]*Binding), now: time.Now}
 	s.bufs.New = func() any { b := make([]byte, 0, wire.MaxDatagramSize); return &b }
+	l := DefaultLimits()
+	if il, ok := pc.(InboundLimiter); ok {
+		l = il.InboundLimits()
+	}
+	s.SetLimits(l)
+	for _, o := range opts {
+		o(s)
+	}
 	return s
 }
 
@@ -66,10 +82,14 @@ type Binding struct {
 	handler Handler
 	seq     atomic.Uint32
 	replay  wire.ReplayWindow // only the Serve goroutine touches it
+	bucket  bucket            // likewise
 	closed  atomic.Bool
 
 	BytesIn, BytesOut     atomic.Int64
 	PacketsIn, PacketsOut atomic.Int64
+	// Datagrams from this peer dropped by the rate limits (also counted
+	// in the socket's Stats).
+	RateLimited, GlobalLimited atomic.Int64
 }
 
 // Bind registers a session's remote address. recv is the token this node
@@ -115,7 +135,9 @@ func (s *Socket) Serve() error {
 	}
 }
 
-// dispatch checks one datagram and hands it to its session.
+// dispatch checks one datagram and hands it to its session: source
+// address, header, token, replay window, then the rate limits, all before
+// the payload is decoded.
 func (s *Socket) dispatch(p []byte, addr net.Addr) {
 	ua, ok := addr.(*net.UDPAddr)
 	if !ok {
@@ -141,6 +163,9 @@ func (s *Socket) dispatch(p []byte, addr net.Addr) {
 	}
 	if !b.replay.Check(h.Seq) {
 		s.Stats.Replayed.Add(1)
+		return
+	}
+	if !s.admit(b, len(p)) {
 		return
 	}
 	b.BytesIn.Add(int64(len(p)))
