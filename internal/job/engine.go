@@ -30,6 +30,10 @@ type Config struct {
 	// Linger is how long a completed job keeps serving before it closes
 	// (default 60 s).
 	Linger time.Duration
+	// JobTimeout is how long an incomplete job may go without verified
+	// progress before it is abandoned (default 30 s), so jobs opened with
+	// valid headers whose data never comes do not pin memory.
+	JobTimeout time.Duration
 	// Log receives the engine's logs (default slog.Default()).
 	Log *slog.Logger
 	// Metrics, if set, receives the engine's counters.
@@ -48,8 +52,8 @@ type Engine struct {
 	events chan func()
 	peers  map[PeerID]*peerState
 	jobs   map[wire.JobID]*job
-	order  []wire.JobID // jobs in opening order, for round robin
-	recent map[chainhash.Hash]time.Time
+	order  []wire.JobID                 // jobs in opening order, for round robin
+	recent map[chainhash.Hash]time.Time // block hash → when to forget it
 	m      *Metrics
 	salt   uint64 // random, spreads push starting points between nodes
 }
@@ -62,6 +66,9 @@ const eventQueue = 8192
 func New(cfg Config) *Engine {
 	if cfg.Linger == 0 {
 		cfg.Linger = 60 * time.Second
+	}
+	if cfg.JobTimeout == 0 {
+		cfg.JobTimeout = 30 * time.Second
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -171,11 +178,10 @@ func (e *Engine) Deliver(from PeerID, m wire.Message, size int) {
 }
 
 // Submit opens a job for a block this node has in full (mined, or heard
-// from its Bitcoin node) and starts sending it.
+// from its Bitcoin node) and starts sending it. It waits for the engine to
+// open the job (so Run must be running), and returns its error.
 func (e *Engine) Submit(blk *btcwire.MsgBlock) error {
-	var err error
-	e.do(func() { err = e.openLocal(blk, time.Now()) })
-	return err
+	return e.SubmitWait(context.Background(), blk)
 }
 
 // SubmitWait is Submit that waits until the job is open, returning its
@@ -243,28 +249,41 @@ func (e *Engine) step(now time.Time) time.Duration {
 	return max(wait, 50*time.Microsecond)
 }
 
-// expire closes jobs that have lingered long enough after completion and
-// forgets old completed hashes.
+// expire closes jobs that have lingered long enough after completion,
+// abandons incomplete jobs that made no verified progress for
+// cfg.JobTimeout, and forgets old hashes.
 func (e *Engine) expire(now time.Time) {
 	kept := e.order[:0]
 	for _, id := range e.order {
 		j := e.jobs[id]
-		if j.completeAt.IsZero() || now.Sub(j.completeAt) < e.cfg.Linger {
+		reason := wire.CloseComplete
+		switch {
+		case j.completeAt.IsZero() && now.Sub(j.progressAt) >= e.cfg.JobTimeout:
+			reason = wire.CloseAbandoned
+		case j.completeAt.IsZero() || now.Sub(j.completeAt) < e.cfg.Linger:
 			kept = append(kept, id)
 			continue
 		}
 		for _, ps := range e.peers {
 			if jp := j.peers[ps.p.ID()]; jp != nil && jp.knows {
-				cj := &wire.CloseJob{JobID: j.id, Reason: wire.CloseComplete}
-				_ = ps.p.SendTCP(cj)
+				_ = ps.p.SendTCP(&wire.CloseJob{JobID: j.id, Reason: reason})
 			}
 		}
 		delete(e.jobs, id)
-		e.recent[j.hash] = now
+		if reason == wire.CloseAbandoned {
+			// Remembered for a while, so the peers that opened it cannot
+			// reopen it at once; an honest source may offer it again later.
+			e.recent[j.hash] = now.Add(e.cfg.JobTimeout)
+			e.m.JobsExpired.Inc()
+			e.log.Info("job abandoned: no progress", "block", j.hash,
+				"leaves_verified", j.st.LeavesVerified(), "bodies", j.st.BodyCount())
+			continue
+		}
+		e.recent[j.hash] = now.Add(time.Hour)
 	}
 	e.order = kept
 	for h, t := range e.recent {
-		if now.Sub(t) > time.Hour {
+		if now.After(t) {
 			delete(e.recent, h)
 		}
 	}

@@ -24,7 +24,8 @@ type job struct {
 	st     *treestate.State
 	tiers  []uint8 // tier levels; tiers[0] is the lap level
 	lap    wire.Workout
-	local  bool // opened from a block this node had in full
+	local  bool   // opened from a block this node had in full
+	opener PeerID // the peer whose OPEN_JOB opened it (when not local)
 
 	peers     map[PeerID]*jobPeer
 	frags     map[uint32]*fragBuf // partial bodies by leaf
@@ -35,6 +36,7 @@ type job struct {
 
 	version    uint64 // increases whenever something new is verified
 	openedAt   time.Time
+	progressAt time.Time // last verified progress (or opening): see expire
 	firstData  time.Time // first data datagram received
 	firstSend  time.Time // first data datagram forwarded or served
 	completeAt time.Time
@@ -57,6 +59,7 @@ type job struct {
 // jobPeer is what the engine knows about one peer for one job.
 type jobPeer struct {
 	knows      bool                 // the peer has the job open (OPEN_JOB either way)
+	offered    bool                 // this node sent the peer OPEN_JOB
 	pushTo     bool                 // this node pushes the job to the peer
 	noPush     bool                 // this node asked the peer not to push the job
 	noPushSent bool                 // and has said so in a JOB_STATE
@@ -81,6 +84,10 @@ type jobPeer struct {
 	inflight   int              // outstanding request bytes (estimate)
 	timeouts   int              // requests to it that timed out in a row
 	stallAt    time.Time
+	unanswered int       // request batches timed out since its last response datagram
+	missFrom   time.Time // send time of the first batch counted in unanswered
+	missedAt   time.Time // send time of the last batch counted in unanswered
+	liar       bool      // announced data it did not deliver: trust only what it sent
 	lastRecv   time.Time // last message of any kind about this job from it
 }
 
@@ -134,18 +141,19 @@ func newJob(header btcwire.BlockHeader, txCount uint32, now time.Time) (*job, er
 	}
 	hash := header.BlockHash()
 	return &job{
-		id:        wire.JobIDOf(hash),
-		hash:      hash,
-		header:    header,
-		shape:     shape,
-		st:        treestate.New(shape, header.MerkleRoot),
-		tiers:     treestate.Tiers(shape),
-		peers:     make(map[PeerID]*jobPeer),
-		frags:     make(map[uint32]*fragBuf),
-		reqs:      make(map[reqKey]*request),
-		lost:      make(map[reqKey]time.Time),
-		shortWait: make(map[uint32]*shortGroup),
-		openedAt:  now,
+		id:         wire.JobIDOf(hash),
+		hash:       hash,
+		header:     header,
+		shape:      shape,
+		st:         treestate.New(shape, header.MerkleRoot),
+		tiers:      treestate.Tiers(shape),
+		peers:      make(map[PeerID]*jobPeer),
+		frags:      make(map[uint32]*fragBuf),
+		reqs:       make(map[reqKey]*request),
+		lost:       make(map[reqKey]time.Time),
+		shortWait:  make(map[uint32]*shortGroup),
+		openedAt:   now,
+		progressAt: now,
 	}, nil
 }
 
@@ -222,7 +230,14 @@ func (e *Engine) offerJob(j *job, ps *peerState, now time.Time) {
 	if jp.knows || jp.complete {
 		return
 	}
+	if !j.st.Complete() && e.offeredOpen(ps) >= jobLimit(ps.p.Params()) {
+		// Relaying a job the peer would ignore past its MAX_JOBS (and
+		// count against this node as a flood); it may hear of the block
+		// from its holders.
+		return
+	}
 	jp.knows = true
+	jp.offered = true
 	// This node told the peer of the block first, so the peer is
 	// downstream of it: push to it, up to maxPushPeers per job. Peers that
 	// heard of the block elsewhere pull what they lack.
@@ -272,6 +287,9 @@ func (e *Engine) onOpenJob(ps *peerState, m *wire.OpenJob, now time.Time) {
 		e.penalize(ps, ReasonBadPoW, err)
 		return
 	}
+	if !e.admitJob(ps, now) {
+		return
+	}
 	j, err := newJob(m.Header, m.TxCount, now)
 	if err != nil {
 		e.penalize(ps, ReasonProtocol, err)
@@ -297,6 +315,7 @@ func (e *Engine) onOpenJob(ps *peerState, m *wire.OpenJob, now time.Time) {
 		return
 	}
 	j.lap = m.Lap
+	j.opener = ps.p.ID()
 	j.version++
 	e.addJob(j)
 	e.m.JobsOpened.Inc()
@@ -313,6 +332,72 @@ func (e *Engine) onOpenJob(ps *peerState, m *wire.OpenJob, now time.Time) {
 			e.offerJob(j, other, now)
 		}
 	}
+}
+
+// Job limits: a peer may have at most its share (this node's MAX_JOBS) of
+// incomplete jobs opened by its OPEN_JOBs, and all peers together at most
+// maxOpenJobs. Past them an OPEN_JOB is ignored; a peer whose ignored
+// OPEN_JOBs exceed floodFactor times its share, net of what an honest peer
+// may re-offer as jobs expire, is flooding and scored `protocol`.
+const (
+	maxOpenJobs = 64
+	floodFactor = 2
+)
+
+// jobLimit returns the incomplete jobs one peer may open, by params' MAX_JOBS
+// (0 meaning the default).
+func jobLimit(params wire.SetParams) int {
+	if params.MaxJobs == 0 {
+		return int(wire.DefaultSetParams().MaxJobs)
+	}
+	return int(params.MaxJobs)
+}
+
+// openJobs counts the incomplete jobs opened by peer (all of them when all
+// is set).
+func (e *Engine) openJobs(peer PeerID, all bool) int {
+	n := 0
+	for _, j := range e.jobs {
+		if j.completeAt.IsZero() && !j.local && (all || j.opener == peer) {
+			n++
+		}
+	}
+	return n
+}
+
+// offeredOpen counts the incomplete jobs this node offered to ps that ps
+// did not open here: what ps counts against this node's share.
+func (e *Engine) offeredOpen(ps *peerState) int {
+	n := 0
+	for _, j := range e.jobs {
+		if jp := j.peers[ps.p.ID()]; jp != nil && jp.offered && j.completeAt.IsZero() && j.opener != ps.p.ID() {
+			n++
+		}
+	}
+	return n
+}
+
+// admitJob reports whether ps may open one more job, and accounts an
+// OPEN_JOB it may not.
+func (e *Engine) admitJob(ps *peerState, now time.Time) bool {
+	limit := jobLimit(e.cfg.Local)
+	if e.openJobs(ps.p.ID(), false) < limit && e.openJobs(0, true) < maxOpenJobs {
+		return true
+	}
+	e.m.JobsIgnored.Inc()
+	// The excess decays by one share per JobTimeout: an honest peer
+	// re-offering its jobs as ours expire never builds it up.
+	if !ps.excessAt.IsZero() {
+		decay := float64(limit) * now.Sub(ps.excessAt).Seconds() / e.cfg.JobTimeout.Seconds()
+		ps.excess = max(0, ps.excess-decay)
+	}
+	ps.excessAt = now
+	ps.excess++
+	if ps.excess > float64(floodFactor*limit) {
+		ps.excess = 0
+		e.penalize(ps, ReasonProtocol, fmt.Errorf("OPEN_JOB flood: over %d ignored past the limit of %d incomplete jobs", floodFactor*limit, limit))
+	}
+	return false
 }
 
 // fillLapLevel makes sure every node of the lap level is verified: the lap

@@ -18,6 +18,8 @@ type Metrics struct {
 	Requests        prometheus.Counter
 	Timeouts        prometheus.Counter
 	ShortUnresolved prometheus.Counter
+	JobsIgnored     prometheus.Counter
+	JobsExpired     prometheus.Counter
 }
 
 // NewMetrics creates the collectors and registers them with reg when reg is
@@ -41,10 +43,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Timeouts:  prometheus.NewCounter(prometheus.CounterOpts{Name: "blocktorrent_request_timeouts_total", Help: "Requests that timed out."}),
 		ShortUnresolved: prometheus.NewCounter(prometheus.CounterOpts{Name: "blocktorrent_short_hashes_unresolved_total",
 			Help: "Short leaf hashes the mempool could not resolve (asked for in full; never an offence)."}),
+		JobsIgnored: prometheus.NewCounter(prometheus.CounterOpts{Name: "blocktorrent_jobs_ignored_total",
+			Help: "OPEN_JOBs ignored past the per-peer or global limit on incomplete jobs."}),
+		JobsExpired: prometheus.NewCounter(prometheus.CounterOpts{Name: "blocktorrent_jobs_expired_total",
+			Help: "Incomplete jobs abandoned after making no verified progress."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.JobsOpened, m.JobsCompleted, m.CompleteSeconds, m.Rejected, m.Duplicate,
-			m.Wasted, m.Dropped, m.Pushed, m.Served, m.DataOut, m.Requests, m.Timeouts, m.ShortUnresolved)
+			m.Wasted, m.Dropped, m.Pushed, m.Served, m.DataOut, m.Requests, m.Timeouts, m.ShortUnresolved, m.JobsIgnored, m.JobsExpired)
 	}
 	return m
 }

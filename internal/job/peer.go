@@ -71,6 +71,10 @@ type peerState struct {
 	rr     int           // round-robin position over jobs for pushes
 	srt    time.Duration // smoothed request-to-response time
 	srtVar time.Duration
+	// excess counts OPEN_JOBs ignored past the job limits, decaying
+	// (see admitJob); excessAt is when it was last updated.
+	excess   float64
+	excessAt time.Time
 }
 
 // sampleResponse folds one request's response time into the estimate

@@ -27,6 +27,15 @@ type fragBuf struct {
 
 type span struct{ lo, hi uint32 }
 
+// held returns how many bytes of the body have arrived.
+func (f *fragBuf) held() uint32 {
+	n := uint32(0)
+	for _, h := range f.have {
+		n += h.hi - h.lo
+	}
+	return n
+}
+
 // add records data at off and reports whether the body is complete.
 func (f *fragBuf) add(off uint32, data []byte) bool {
 	copy(f.data[off:], data)
@@ -87,6 +96,7 @@ func (e *Engine) onNodes(ps *peerState, m *wire.Nodes, size int, now time.Time) 
 	}
 	if m.ReqID != 0 {
 		jp.timeouts = 0 // it answers requests, even if some datagrams are lost
+		jp.unanswered = 0
 	}
 	var nodes []merkle.Node
 	for i := range m.Runs.Runs {
@@ -153,6 +163,7 @@ func (e *Engine) onNodes(ps *peerState, m *wire.Nodes, size int, now time.Time) 
 		return
 	}
 	jp.timeouts = 0
+	j.progressAt = now
 	e.fillFromMempool(j, newly)
 	e.verified(j, now)
 	e.settleRequests(j, now)
@@ -216,6 +227,7 @@ func (e *Engine) onTxs(ps *peerState, m *wire.Txs, size int, now time.Time) {
 	}
 	if m.ReqID != 0 {
 		jp.timeouts = 0 // it answers requests, even if some datagrams are lost
+		jp.unanswered = 0
 	}
 	useful := false
 	for _, f := range m.Fragments {
@@ -232,9 +244,14 @@ func (e *Engine) onTxs(ps *peerState, m *wire.Txs, size int, now time.Time) {
 		if j.st.HasBody(f.Leaf) {
 			continue
 		}
-		body := e.reassemble(j, f)
+		body, grew := e.reassemble(j, f)
 		if body == nil {
 			useful = true // a fragment on its way to a body
+			if _, ok := j.st.Verified(j.shape.Leaf(f.Leaf)); ok && grew {
+				// A large body of a verified leaf arriving slowly is
+				// progress (a lying sender is caught when it completes).
+				j.progressAt = now
+			}
 			continue
 		}
 		var tx btcwire.MsgTx
@@ -253,6 +270,7 @@ func (e *Engine) onTxs(ps *peerState, m *wire.Txs, size int, now time.Time) {
 				}
 				e.fillFromMempool(j, newly)
 				useful = true
+				j.progressAt = now
 				continue
 			}
 		}
@@ -266,6 +284,7 @@ func (e *Engine) onTxs(ps *peerState, m *wire.Txs, size int, now time.Time) {
 		jp.told.AddBody(f.Leaf)
 		useful = useful || stored
 		if stored {
+			j.progressAt = now
 			j.bodyBytes += int64(len(body))
 			j.bodyCount++
 		}
@@ -281,10 +300,11 @@ func (e *Engine) onTxs(ps *peerState, m *wire.Txs, size int, now time.Time) {
 	e.settleRequests(j, now)
 }
 
-// reassemble adds a fragment and returns the whole body once complete.
-func (e *Engine) reassemble(j *job, f wire.TxFragment) []byte {
+// reassemble adds a fragment and returns the whole body once complete, and
+// whether the fragment brought bytes not held before.
+func (e *Engine) reassemble(j *job, f wire.TxFragment) ([]byte, bool) {
 	if f.Offset == 0 && int(f.Total) == len(f.Data) {
-		return f.Data
+		return f.Data, true
 	}
 	fb := j.frags[f.Leaf]
 	if fb != nil && len(fb.data) != int(f.Total) {
@@ -294,18 +314,19 @@ func (e *Engine) reassemble(j *job, f wire.TxFragment) []byte {
 	}
 	if fb == nil {
 		if j.fragBytes+int(f.Total) > maxFragBytes {
-			return nil
+			return nil, false
 		}
 		fb = &fragBuf{data: make([]byte, f.Total)}
 		j.frags[f.Leaf] = fb
 		j.fragBytes += int(f.Total)
 	}
+	before := fb.held()
 	if !fb.add(f.Offset, f.Data) {
-		return nil
+		return nil, fb.held() > before
 	}
 	delete(j.frags, f.Leaf)
 	j.fragBytes -= len(fb.data)
-	return fb.data
+	return fb.data, true
 }
 
 // onJobState records what a peer has and acknowledges it.
@@ -323,7 +344,13 @@ func (e *Engine) onJobState(ps *peerState, m *wire.JobState, now time.Time) {
 		jp.pushTo = false
 		j.pushPeers--
 	}
-	if err := addRuns(j, jp, &m.Nodes, &m.Bodies, jp.has, jp.covered, jp.told); err != nil {
+	sets := []*treestate.Set{jp.has, jp.covered, jp.told}
+	if jp.liar {
+		// Its announcements are not believed any more: what it holds is
+		// what it has sent.
+		sets = sets[1:]
+	}
+	if err := addRuns(j, jp, &m.Nodes, &m.Bodies, sets...); err != nil {
 		e.penalize(ps, ReasonProtocol, err)
 		return
 	}
