@@ -151,11 +151,26 @@ func (e *Engine) AddPeer(p Peer) {
 	e.do(func() {
 		ps := &peerState{p: p}
 		e.peers[p.ID()] = ps
-		for _, id := range e.order {
-			e.offerJob(e.jobs[id], ps, time.Now())
+		// Offer the newest jobs first, only those still moving or just
+		// finished, and no more than the peer accepts: completed jobs
+		// linger for a minute, and a joining peer offered all of them
+		// would ignore the newest and count the rest as a flood. Older
+		// blocks reach it through the chain download.
+		now, offered := time.Now(), 0
+		for k := len(e.order) - 1; k >= 0 && offered < jobLimit(p.Params()); k-- {
+			j := e.jobs[e.order[k]]
+			if j == nil || (!j.completeAt.IsZero() && now.Sub(j.completeAt) > freshJob) {
+				continue
+			}
+			e.offerJob(j, ps, now)
+			offered++
 		}
 	})
 }
+
+// freshJob is how long after completing a job is still offered to a peer
+// that connects.
+const freshJob = 10 * time.Second
 
 // RemovePeer forgets a peer; its in-flight requests go to other peers.
 func (e *Engine) RemovePeer(id PeerID) {
