@@ -258,6 +258,7 @@ func (e *Engine) step(now time.Time) time.Duration {
 		}
 	}
 	e.expire(now)
+	e.offerPending(now)
 	if w := e.sendAll(now); w < wait {
 		wait = w
 	}

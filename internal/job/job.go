@@ -58,37 +58,38 @@ type job struct {
 
 // jobPeer is what the engine knows about one peer for one job.
 type jobPeer struct {
-	knows      bool                 // the peer has the job open (OPEN_JOB either way)
-	offered    bool                 // this node sent the peer OPEN_JOB
-	pushTo     bool                 // this node pushes the job to the peer
-	noPush     bool                 // this node asked the peer not to push the job
-	noPushSent bool                 // and has said so in a JOB_STATE
-	job        *job                 // the job this view belongs to
-	closed     bool                 // the peer sent CLOSE_JOB
-	complete   bool                 // the peer announced it has everything
-	completeAt time.Time            // when it did
-	heard      map[reqKey]time.Time // when it announced each group
-	has        *treestate.Set       // what the peer can serve
-	covered    *treestate.Set       // has, plus what we sent it
-	told       *treestate.Set       // has, plus what it acknowledged we have
-	stateSeq   uint32
-	stateAt    time.Time        // last JOB_STATE sent
-	stateVer   uint64           // job version at the last JOB_STATE sent
-	pushUsed   int64            // unsolicited bytes we sent it
-	recvUns    int64            // unsolicited bytes it sent us
-	pushAt     time.Time        // last unsolicited datagram received from it
-	pushIdx    map[uint8]uint32 // per tier (bodyTier for bodies): end of the last pushed item received
-	offset     uint32           // push rotation start, in leaves
-	bodyLeaf   uint32           // fragment cursor: leaf being fragmented
-	bodyOff    uint32           // fragment cursor: next offset
-	inflight   int              // outstanding request bytes (estimate)
-	timeouts   int              // requests to it that timed out in a row
-	stallAt    time.Time
-	unanswered int       // request batches timed out since its last response datagram
-	missFrom   time.Time // send time of the first batch counted in unanswered
-	missedAt   time.Time // send time of the last batch counted in unanswered
-	liar       bool      // announced data it did not deliver: trust only what it sent
-	lastRecv   time.Time // last message of any kind about this job from it
+	knows        bool                 // the peer has the job open (OPEN_JOB either way)
+	offered      bool                 // this node sent the peer OPEN_JOB
+	pushTo       bool                 // this node pushes the job to the peer
+	noPush       bool                 // this node asked the peer not to push the job
+	noPushSent   bool                 // and has said so in a JOB_STATE
+	toldComplete bool                 // a JOB_STATE with the complete flag went to it
+	job          *job                 // the job this view belongs to
+	closed       bool                 // the peer sent CLOSE_JOB
+	complete     bool                 // the peer announced it has everything
+	completeAt   time.Time            // when it did
+	heard        map[reqKey]time.Time // when it announced each group
+	has          *treestate.Set       // what the peer can serve
+	covered      *treestate.Set       // has, plus what we sent it
+	told         *treestate.Set       // has, plus what it acknowledged we have
+	stateSeq     uint32
+	stateAt      time.Time        // last JOB_STATE sent
+	stateVer     uint64           // job version at the last JOB_STATE sent
+	pushUsed     int64            // unsolicited bytes we sent it
+	recvUns      int64            // unsolicited bytes it sent us
+	pushAt       time.Time        // last unsolicited datagram received from it
+	pushIdx      map[uint8]uint32 // per tier (bodyTier for bodies): end of the last pushed item received
+	offset       uint32           // push rotation start, in leaves
+	bodyLeaf     uint32           // fragment cursor: leaf being fragmented
+	bodyOff      uint32           // fragment cursor: next offset
+	inflight     int              // outstanding request bytes (estimate)
+	timeouts     int              // requests to it that timed out in a row
+	stallAt      time.Time
+	unanswered   int       // request batches timed out since its last response datagram
+	missFrom     time.Time // send time of the first batch counted in unanswered
+	missedAt     time.Time // send time of the last batch counted in unanswered
+	liar         bool      // announced data it did not deliver: trust only what it sent
+	lastRecv     time.Time // last message of any kind about this job from it
 }
 
 // peer returns (creating) the per-job view of ps.
@@ -230,10 +231,10 @@ func (e *Engine) offerJob(j *job, ps *peerState, now time.Time) {
 	if jp.knows || jp.complete {
 		return
 	}
-	if !j.st.Complete() && e.offeredOpen(ps) >= jobLimit(ps.p.Params()) {
-		// Relaying a job the peer would ignore past its MAX_JOBS (and
-		// count against this node as a flood); it may hear of the block
-		// from its holders.
+	if e.offeredOpen(ps) >= jobLimit(ps.p.Params()) {
+		// The peer would ignore a job past its MAX_JOBS unfinished ones
+		// from this node (and count it as a flood): offerPending offers
+		// it once the peer finishes one.
 		return
 	}
 	jp.knows = true
@@ -365,12 +366,35 @@ func (e *Engine) openJobs(peer PeerID, all bool) int {
 	return n
 }
 
+// offerPending offers jobs, oldest first, to peers that have room under
+// their MAX_JOBS for them: a burst of blocks (a Bitcoin node catching up)
+// reaches each peer a few jobs at a time, in chain order.
+func (e *Engine) offerPending(now time.Time) {
+	for _, ps := range e.peers {
+		room := jobLimit(ps.p.Params()) - e.offeredOpen(ps)
+		for _, id := range e.order {
+			if room <= 0 {
+				break
+			}
+			j := e.jobs[id]
+			if jp := j.peers[ps.p.ID()]; jp != nil && (jp.knows || jp.complete) {
+				continue
+			}
+			if !j.completeAt.IsZero() && now.Sub(j.completeAt) > e.cfg.Linger/2 {
+				continue // old news: the chain download fills such gaps
+			}
+			e.offerJob(j, ps, now)
+			room--
+		}
+	}
+}
+
 // offeredOpen counts the incomplete jobs this node offered to ps that ps
 // did not open here: what ps counts against this node's share.
 func (e *Engine) offeredOpen(ps *peerState) int {
 	n := 0
 	for _, j := range e.jobs {
-		if jp := j.peers[ps.p.ID()]; jp != nil && jp.offered && j.completeAt.IsZero() && j.opener != ps.p.ID() {
+		if jp := j.peers[ps.p.ID()]; jp != nil && jp.offered && !jp.complete && !jp.closed && j.opener != ps.p.ID() {
 			n++
 		}
 	}

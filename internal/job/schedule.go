@@ -77,9 +77,13 @@ func (e *Engine) flushState(j *job, ps *peerState, now time.Time) time.Duration 
 		m.Flags |= wire.JobStateNoPush
 	}
 	if j.st.Complete() {
-		if !tellNoPush && (jp.complete || (jp.stateVer == j.version && since < 4*repeat)) {
+		// Completion is announced at least once to every peer that knows
+		// the job, complete ones included: the peer that offered it counts
+		// it against our MAX_JOBS until it hears.
+		if !tellNoPush && jp.toldComplete && (jp.complete || (jp.stateVer == j.version && since < 4*repeat)) {
 			return time.Hour
 		}
+		jp.toldComplete = true
 		m.Flags |= wire.JobStateComplete
 	} else {
 		room := ps.payloadRoom() - 8 - 4 - 1 - 2
