@@ -58,38 +58,39 @@ type job struct {
 
 // jobPeer is what the engine knows about one peer for one job.
 type jobPeer struct {
-	knows        bool                 // the peer has the job open (OPEN_JOB either way)
-	offered      bool                 // this node sent the peer OPEN_JOB
-	pushTo       bool                 // this node pushes the job to the peer
-	noPush       bool                 // this node asked the peer not to push the job
-	noPushSent   bool                 // and has said so in a JOB_STATE
-	toldComplete bool                 // a JOB_STATE with the complete flag went to it
-	job          *job                 // the job this view belongs to
-	closed       bool                 // the peer sent CLOSE_JOB
-	complete     bool                 // the peer announced it has everything
-	completeAt   time.Time            // when it did
-	heard        map[reqKey]time.Time // when it announced each group
-	has          *treestate.Set       // what the peer can serve
-	covered      *treestate.Set       // has, plus what we sent it
-	told         *treestate.Set       // has, plus what it acknowledged we have
-	stateSeq     uint32
-	stateAt      time.Time        // last JOB_STATE sent
-	stateVer     uint64           // job version at the last JOB_STATE sent
-	pushUsed     int64            // unsolicited bytes we sent it
-	recvUns      int64            // unsolicited bytes it sent us
-	pushAt       time.Time        // last unsolicited datagram received from it
-	pushIdx      map[uint8]uint32 // per tier (bodyTier for bodies): end of the last pushed item received
-	offset       uint32           // push rotation start, in leaves
-	bodyLeaf     uint32           // fragment cursor: leaf being fragmented
-	bodyOff      uint32           // fragment cursor: next offset
-	inflight     int              // outstanding request bytes (estimate)
-	timeouts     int              // requests to it that timed out in a row
-	stallAt      time.Time
-	unanswered   int       // request batches timed out since its last response datagram
-	missFrom     time.Time // send time of the first batch counted in unanswered
-	missedAt     time.Time // send time of the last batch counted in unanswered
-	liar         bool      // announced data it did not deliver: trust only what it sent
-	lastRecv     time.Time // last message of any kind about this job from it
+	knows         bool                 // the peer has the job open (OPEN_JOB either way)
+	offered       bool                 // this node sent the peer OPEN_JOB
+	pushTo        bool                 // this node pushes the job to the peer
+	noPush        bool                 // this node asked the peer not to push the job
+	noPushSent    bool                 // and has said so in a JOB_STATE
+	toldComplete  bool                 // a JOB_STATE with the complete flag went to it
+	completeAcked bool                 // and the peer acknowledged it
+	job           *job                 // the job this view belongs to
+	closed        bool                 // the peer sent CLOSE_JOB
+	complete      bool                 // the peer announced it has everything
+	completeAt    time.Time            // when it did
+	heard         map[reqKey]time.Time // when it announced each group
+	has           *treestate.Set       // what the peer can serve
+	covered       *treestate.Set       // has, plus what we sent it
+	told          *treestate.Set       // has, plus what it acknowledged we have
+	stateSeq      uint32
+	stateAt       time.Time        // last JOB_STATE sent
+	stateVer      uint64           // job version at the last JOB_STATE sent
+	pushUsed      int64            // unsolicited bytes we sent it
+	recvUns       int64            // unsolicited bytes it sent us
+	pushAt        time.Time        // last unsolicited datagram received from it
+	pushIdx       map[uint8]uint32 // per tier (bodyTier for bodies): end of the last pushed item received
+	offset        uint32           // push rotation start, in leaves
+	bodyLeaf      uint32           // fragment cursor: leaf being fragmented
+	bodyOff       uint32           // fragment cursor: next offset
+	inflight      int              // outstanding request bytes (estimate)
+	timeouts      int              // requests to it that timed out in a row
+	stallAt       time.Time
+	unanswered    int       // request batches timed out since its last response datagram
+	missFrom      time.Time // send time of the first batch counted in unanswered
+	missedAt      time.Time // send time of the last batch counted in unanswered
+	liar          bool      // announced data it did not deliver: trust only what it sent
+	lastRecv      time.Time // last message of any kind about this job from it
 }
 
 // peer returns (creating) the per-job view of ps.

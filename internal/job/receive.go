@@ -366,6 +366,9 @@ func (e *Engine) onJobStateAck(ps *peerState, m *wire.JobStateAck) {
 		return
 	}
 	jp := j.peer(ps)
+	if m.Flags&wire.JobStateComplete != 0 {
+		jp.completeAcked = true
+	}
 	if err := addRuns(j, jp, &m.Nodes, &m.Bodies, jp.told); err != nil {
 		e.penalize(ps, ReasonProtocol, err)
 	}

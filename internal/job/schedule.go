@@ -80,8 +80,13 @@ func (e *Engine) flushState(j *job, ps *peerState, now time.Time) time.Duration 
 		// Completion is announced at least once to every peer that knows
 		// the job, complete ones included: the peer that offered it counts
 		// it against our MAX_JOBS until it hears.
-		if !tellNoPush && jp.toldComplete && (jp.complete || (jp.stateVer == j.version && since < 4*repeat)) {
+		if !tellNoPush && jp.toldComplete && (jp.completeAcked || !jp.complete) && (jp.complete || (jp.stateVer == j.version && since < 4*repeat)) {
 			return time.Hour
+		}
+		if jp.toldComplete && !jp.completeAcked && since < repeat {
+			// Repeated until acknowledged: a lost announcement would hold
+			// one of the peer's MAX_JOBS slots at its sender for good.
+			return repeat - since
 		}
 		jp.toldComplete = true
 		m.Flags |= wire.JobStateComplete
