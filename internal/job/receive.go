@@ -183,9 +183,9 @@ func allVerified(j *job, nodes []merkle.Node) bool {
 // next JOB_STATE and pushes pick it up at once.
 func (e *Engine) verified(j *job, now time.Time) {
 	j.version++
-	for _, leaf := range j.st.TakeNewBodies() {
-		_ = leaf // bodies held until their leaf verified: now stored
-	}
+	// Bodies held until their leaf verified are stored by now; the list
+	// is only drained so it does not grow.
+	j.st.TakeNewBodies()
 	if j.st.Complete() && j.completeAt.IsZero() {
 		e.complete(j, now)
 	}
@@ -350,11 +350,12 @@ func (e *Engine) onJobState(ps *peerState, m *wire.JobState, now time.Time) {
 		// what it has sent.
 		sets = sets[1:]
 	}
-	if err := addRuns(j, jp, &m.Nodes, &m.Bodies, sets...); err != nil {
+	rs, bs, err := addRuns(j, &m.Nodes, &m.Bodies, sets...)
+	if err != nil {
 		e.penalize(ps, ReasonProtocol, err)
 		return
 	}
-	e.hear(j, jp, &m.Nodes, &m.Bodies, now)
+	e.hear(j, jp, rs, bs, now)
 	ack := wire.JobStateAck(*m)
 	ps.ctrl = append(ps.ctrl, &ack)
 }
@@ -369,39 +370,38 @@ func (e *Engine) onJobStateAck(ps *peerState, m *wire.JobStateAck) {
 	if m.Flags&wire.JobStateComplete != 0 {
 		jp.completeAcked = true
 	}
-	if err := addRuns(j, jp, &m.Nodes, &m.Bodies, jp.told); err != nil {
+	if _, _, err := addRuns(j, &m.Nodes, &m.Bodies, jp.told); err != nil {
 		e.penalize(ps, ReasonProtocol, err)
 	}
 }
 
 // addRuns adds the flat runs of a JOB_STATE (nodes and bodies) to sets.
-func addRuns(j *job, jp *jobPeer, nodes, bodies *wire.Workout, sets ...*treestate.Set) error {
-	rs, err := treestate.RangesFromWorkout(j.shape, *nodes)
-	if err != nil {
-		return err
+// It returns the decoded node and body ranges.
+func addRuns(j *job, nodes, bodies *wire.Workout, sets ...*treestate.Set) (rs, bs []treestate.Range, err error) {
+	if rs, err = treestate.RangesFromWorkout(j.shape, *nodes); err != nil {
+		return nil, nil, err
 	}
-	bs, err := treestate.RangesFromWorkout(j.shape, *bodies)
-	if err != nil {
-		return err
+	if bs, err = treestate.RangesFromWorkout(j.shape, *bodies); err != nil {
+		return nil, nil, err
 	}
 	for _, b := range bs {
 		if b.Level != j.shape.Depth() {
-			return errors.New("JOB_STATE bodies not at the leaf level")
+			return nil, nil, errors.New("JOB_STATE bodies not at the leaf level")
 		}
 	}
 	for _, s := range sets {
 		for _, r := range rs {
 			if err := s.AddRange(r); err != nil {
-				return err
+				return nil, nil, err
 			}
 		}
 		for _, b := range bs {
 			if err := s.AddBodies(b); err != nil {
-				return err
+				return nil, nil, err
 			}
 		}
 	}
-	return nil
+	return rs, bs, nil
 }
 
 // onGetNodes queues a response to GET_NODES.
@@ -459,20 +459,15 @@ func totalCount(rs []treestate.Range) int {
 
 // hear records when a peer announced each group of a JOB_STATE, so the
 // scheduler can give data already on its way time to land.
-func (e *Engine) hear(j *job, jp *jobPeer, nodes, bodies *wire.Workout, now time.Time) {
-	rs, _ := treestate.RangesFromWorkout(j.shape, *nodes)
-	bs, _ := treestate.RangesFromWorkout(j.shape, *bodies)
+func (e *Engine) hear(j *job, jp *jobPeer, rs, bs []treestate.Range, now time.Time) {
 	note := func(key reqKey) {
 		if _, ok := jp.heard[key]; !ok {
 			jp.heard[key] = now
 		}
 	}
 	for _, r := range rs {
-		k := len(j.tiers) - 1
-		for k > 0 && j.tiers[k] != r.Level {
-			k--
-		}
-		if k == 0 {
+		k := tierIndex(j, r.Level)
+		if k <= 0 {
 			continue
 		}
 		for idx := r.Start; idx < r.End(); {

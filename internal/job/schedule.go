@@ -382,10 +382,7 @@ func (e *Engine) markGaps(j *job, jp *jobPeer, level uint8, prev, cur uint32, no
 	body := level == bodyTier
 	k := len(j.tiers) - 1
 	if !body {
-		for k > 0 && j.tiers[k] != level {
-			k--
-		}
-		if k == 0 {
+		if k = tierIndex(j, level); k <= 0 {
 			return
 		}
 	}
@@ -657,4 +654,15 @@ func onlyCovered(ranges []treestate.Range, set *treestate.Set, bodies bool) []tr
 		}
 	}
 	return out
+}
+
+// tierIndex returns the index of level in j's tiers, or -1 when level is
+// not a tier.
+func tierIndex(j *job, level uint8) int {
+	for k, t := range j.tiers {
+		if t == level {
+			return k
+		}
+	}
+	return -1
 }

@@ -93,15 +93,7 @@ func (run *Run) Positions() ([]merkle.Pos, error) {
 	for i := range out {
 		if i > 0 {
 			var ok bool
-			switch run.Dir {
-			case Flat:
-				p.Index++
-				ok = p.Index <= MaxStart
-			case Up:
-				p, ok = merkle.NextAscending(p)
-			case Down:
-				p, ok = merkle.NextDescending(p)
-			}
+			p, ok = nextPos(run.Dir, p)
 			if !ok {
 				return nil, errorf(ErrMalformed, "%v run from (%d,%d) leaves the tree after %d nodes", run.Dir, run.Level, run.Start, i)
 			}
