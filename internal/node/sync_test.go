@@ -172,19 +172,9 @@ func TestSyncChild(t *testing.T) {
 	if dir == "" {
 		t.Skip("run by TestSyncKillRestart")
 	}
-	cfg := node.DefaultConfig()
-	cfg.Network = "mainnet"
-	cfg.DataDir = dir
-	cfg.Listen = "127.77.61.100:0"
-	cfg.Peers = strings.Split(os.Getenv(envChildPeers), ",")
-	cfg.RedialInterval = 200 * time.Millisecond
-	nd, err := node.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := nd.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	nd := startMainnet(t, context.Background(), dir, "127.77.61.100:0", func(cfg *node.Config) {
+		cfg.Peers = strings.Split(os.Getenv(envChildPeers), ",")
+	})
 	last := int64(-1)
 	for range 60 * 50 { // the parent kills it long before
 		_, h, _ := nd.Tip()
@@ -210,22 +200,12 @@ func TestSyncKillRestart(t *testing.T) {
 	var addrs []string
 	var srv []*node.Node
 	for i := range servers {
-		cfg := node.DefaultConfig()
-		cfg.Network = "mainnet"
-		cfg.DataDir = dirs[i]
-		cfg.Listen = netip.AddrPortFrom(lab.IP(61, i), 0).String()
-		// Slow links, so the child is killed midway.
-		cfg.Link = func(netip.Addr) linkemu.Profile {
-			return linkemu.Profile{Delay: 5 * time.Millisecond, RateBps: 8e6}
-		}
-		nd, err := node.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := nd.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		defer nd.Close()
+		nd := startMainnet(t, ctx, dirs[i], netip.AddrPortFrom(lab.IP(61, i), 0).String(), func(cfg *node.Config) {
+			// Slow links, so the child is killed midway.
+			cfg.Link = func(netip.Addr) linkemu.Profile {
+				return linkemu.Profile{Delay: 5 * time.Millisecond, RateBps: 8e6}
+			}
+		})
 		srv = append(srv, nd)
 		addrs = append(addrs, nd.Addr())
 	}
@@ -280,20 +260,7 @@ func TestSyncKillRestart(t *testing.T) {
 	}
 	st.Close()
 
-	cfg := node.DefaultConfig()
-	cfg.Network = "mainnet"
-	cfg.DataDir = dir
-	cfg.Listen = "127.77.61.101:0"
-	cfg.Peers = addrs
-	cfg.RedialInterval = 200 * time.Millisecond
-	nd, err := node.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := nd.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer nd.Close()
+	nd := startMainnet(t, ctx, dir, "127.77.61.101:0", func(cfg *node.Config) { cfg.Peers = addrs })
 	waitTip(t, ctx, nd, tip, 50*time.Second)
 	_, height, _ := nd.Tip()
 	t.Logf("restarted node resumed from %d and reached %s", h, strconv.Itoa(int(height)))
@@ -470,29 +437,11 @@ func TestSyncBadPoWPeerBanned(t *testing.T) {
 	defer src.Close()
 	fakeAddr := startFakeServer(t, ctx, lab.IP(64, 1), &fakeServer{src: src})
 
-	cfg := node.DefaultConfig()
-	cfg.Network, cfg.DataDir, cfg.Listen = "mainnet", dirs[0], netip.AddrPortFrom(lab.IP(64, 2), 0).String()
-	honest, err := node.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := honest.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer honest.Close()
-
-	cfg = node.DefaultConfig()
-	cfg.Network, cfg.DataDir, cfg.Listen = "mainnet", filepath.Join(t.TempDir(), "fresh"), netip.AddrPortFrom(lab.IP(64, 3), 0).String()
-	cfg.Peers = []string{fakeAddr, honest.Addr()}
-	cfg.RedialInterval = 100 * time.Millisecond
-	fresh, err := node.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fresh.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer fresh.Close()
+	honest := startMainnet(t, ctx, dirs[0], netip.AddrPortFrom(lab.IP(64, 2), 0).String(), nil)
+	fresh := startMainnet(t, ctx, filepath.Join(t.TempDir(), "fresh"), netip.AddrPortFrom(lab.IP(64, 3), 0).String(), func(cfg *node.Config) {
+		cfg.Peers = []string{fakeAddr, honest.Addr()}
+		cfg.RedialInterval = 100 * time.Millisecond
+	})
 	waitTip(t, ctx, fresh, tip, 50*time.Second)
 	for {
 		st := mustStatus(t, ctx, fresh)
@@ -557,16 +506,7 @@ func TestServeChain(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	dirs, tip := mainnetStores(t, 1)
-	cfg := node.DefaultConfig()
-	cfg.Network, cfg.DataDir, cfg.Listen = "mainnet", dirs[0], netip.AddrPortFrom(lab.IP(65, 1), 0).String()
-	nd, err := node.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := nd.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer nd.Close()
+	nd := startMainnet(t, ctx, dirs[0], netip.AddrPortFrom(lab.IP(65, 1), 0).String(), nil)
 	got := make(collector, 16)
 	s := dialSession(t, ctx, lab.IP(65, 2), nd.Addr(), got)
 	if v := s.Version(); v.BestHash != tip || v.BestHeight != mainnetTipHeight || v.Services&wire.ServiceBlocks == 0 {
@@ -655,4 +595,26 @@ func TestSyncCatchUpOnRelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitTip(t, ctx, net.Nodes[1], prev, 30*time.Second)
+}
+
+// startMainnet starts a mainnet node on listen with its store in dir
+// (re-dialling peers every 200 ms), after configure adjusts the
+// configuration, and closes it when the test ends.
+func startMainnet(t *testing.T, ctx context.Context, dir, listen string, configure func(*node.Config)) *node.Node {
+	t.Helper()
+	cfg := node.DefaultConfig()
+	cfg.Network, cfg.DataDir, cfg.Listen = "mainnet", dir, listen
+	cfg.RedialInterval = 200 * time.Millisecond
+	if configure != nil {
+		configure(&cfg)
+	}
+	nd, err := node.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nd.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nd.Close)
+	return nd
 }
