@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/blocktorrent/blocktorrent/internal/linkemu"
+	"github.com/blocktorrent/blocktorrent/internal/transport"
 	"github.com/blocktorrent/blocktorrent/internal/wire"
 	"github.com/btcsuite/btcd/chaincfg/v2"
 	btcwire "github.com/btcsuite/btcd/wire/v2"
@@ -43,6 +44,9 @@ type Config struct {
 	WrapPacketConn func(net.PacketConn) net.PacketConn
 	// OnBlock is called with every block that completes from the network.
 	OnBlock func(*btcwire.MsgBlock)
+	// InboundLimits, if set, replaces transport.DefaultLimits: the rates
+	// of datagrams accepted per peer and in all.
+	InboundLimits *transport.Limits
 	// MempoolBytes bounds the mempool (default mempool.DefaultMaxBytes).
 	MempoolBytes int64
 	// Log receives the node's logs.

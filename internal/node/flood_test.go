@@ -15,15 +15,6 @@ import (
 	"github.com/blocktorrent/blocktorrent/internal/wire"
 )
 
-// limitedConn gives the victim's UDP socket its inbound limits
-// (transport.InboundLimiter): the node builds its socket itself.
-type limitedConn struct {
-	net.PacketConn
-	limits transport.Limits
-}
-
-func (c limitedConn) InboundLimits() transport.Limits { return c.limits }
-
 // TestFloodOnePeer has a peer with a real session (node 2) flood the victim
 // (node 1) with valid datagrams, its real token and fresh SEQs, as fast as
 // it can, while an honest source (node 0) relays a block to the victim.
@@ -51,7 +42,7 @@ func TestFloodOnePeer(t *testing.T) {
 		Configure: func(i int, cfg *node.Config) {
 			switch i {
 			case victim:
-				cfg.WrapPacketConn = func(pc net.PacketConn) net.PacketConn { return limitedConn{pc, limits} }
+				cfg.InboundLimits = &limits
 			case flooder:
 				// No emulated link: the flood goes straight to the socket.
 				cfg.Link = nil

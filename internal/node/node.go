@@ -191,7 +191,11 @@ func (n *Node) listen() error {
 			pc = n.cfg.WrapPacketConn(pc)
 		}
 		n.pc = pc
-		n.sock = transport.New(pc)
+		var opts []transport.Option
+		if n.cfg.InboundLimits != nil {
+			opts = append(opts, transport.WithLimits(*n.cfg.InboundLimits))
+		}
+		n.sock = transport.New(pc, opts...)
 		return nil
 	}
 	return fmt.Errorf("%w: no port free for TCP and UDP: %v", ErrConfig, lastErr)

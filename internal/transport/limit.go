@@ -121,15 +121,6 @@ func WithLimits(l Limits) Option { return func(s *Socket) { s.SetLimits(l) } }
 // WithClock sets the clock the rate limits read (tests).
 func WithClock(now func() time.Time) Option { return func(s *Socket) { s.now = now } }
 
-// InboundLimiter is implemented by a packet connection that carries the
-// inbound limits of the socket built on it: New starts with its limits
-// instead of DefaultLimits (options still override them). It lets a
-// wrapper set the limits where the code that calls New is not its own
-// (for example a test wrapping a node's socket).
-type InboundLimiter interface {
-	InboundLimits() Limits
-}
-
 // SetLimits changes the inbound limits; it may be called at any time, from
 // any goroutine.
 func (s *Socket) SetLimits(l Limits) { s.limits.Store(&l) }

@@ -69,24 +69,12 @@ type nopConn struct{ net.PacketConn }
 
 func (nopConn) Close() error { return nil }
 
-// limitedConn carries its own limits (InboundLimiter).
-type limitedConn struct {
-	nopConn
-	l Limits
-}
-
-func (c limitedConn) InboundLimits() Limits { return c.l }
-
 func TestLimitsSources(t *testing.T) {
 	if got := New(nopConn{}).Limits(); got != DefaultLimits() {
 		t.Fatalf("default limits %+v", got)
 	}
-	own := Limits{Peer: Rate{Datagrams: 7}}
-	if got := New(limitedConn{l: own}).Limits(); got != own {
-		t.Fatalf("connection's limits: got %+v", got)
-	}
 	opt := Limits{Global: Rate{Bytes: 9}}
-	if got := New(limitedConn{l: own}, WithLimits(opt)).Limits(); got != opt {
+	if got := New(nopConn{}, WithLimits(opt)).Limits(); got != opt {
 		t.Fatalf("option's limits: got %+v", got)
 	}
 }

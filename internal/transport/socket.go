@@ -50,16 +50,12 @@ type Socket struct {
 }
 
 // New wraps a packet connection (a real UDP socket, or one shaped by the
-// link emulator). The inbound limits are DefaultLimits, or pc's own if it
-// is an InboundLimiter, unless an option sets them.
+// link emulator). The inbound limits are DefaultLimits unless an option
+// sets them.
 func New(pc net.PacketConn, opts ...Option) *Socket {
 	s := &Socket{pc: pc, byAddr: make(map[netip.AddrPort]*Binding), now: time.Now}
 	s.bufs.New = func() any { b := make([]byte, 0, wire.MaxDatagramSize); return &b }
-	l := DefaultLimits()
-	if il, ok := pc.(InboundLimiter); ok {
-		l = il.InboundLimits()
-	}
-	s.SetLimits(l)
+	s.SetLimits(DefaultLimits())
 	for _, o := range opts {
 		o(s)
 	}
