@@ -1,0 +1,306 @@
+package node_test
+
+import (
+	"bytes"
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/blocktorrent/blocktorrent/internal/blockgen"
+	"github.com/blocktorrent/blocktorrent/internal/job"
+	"github.com/blocktorrent/blocktorrent/internal/lab"
+	"github.com/blocktorrent/blocktorrent/internal/linkemu"
+	"github.com/blocktorrent/blocktorrent/internal/node"
+	"github.com/blocktorrent/blocktorrent/internal/pow"
+	"github.com/btcsuite/btcd/chaincfg/v2"
+	btcwire "github.com/btcsuite/btcd/wire/v2"
+)
+
+// End-to-end attack tests: real nodes over loopback UDP and TCP (lab.Start)
+// and an evil peer, either a lab.Attacker (a real session speaking any
+// message the test chooses) or a real node whose socket a lab wrapper
+// falsifies. Each test ends with the victim holding the exact honest block
+// and, for provable lies and protocol violations, the attacker banned for
+// the right reason and disconnected; no honest peer may be penalised. The
+// tests of falsified data (wrong hash, sibling, body) and of forged or
+// replayed datagrams are in adversary_test.go. Subnets 100-149 are theirs.
+
+// attackWait bounds each wait for an event of the victim.
+const attackWait = 20 * time.Second
+
+// Roles of the two-node attack nets.
+const (
+	attackHonest = 0
+	attackVictim = 1
+)
+
+// startAttackNet starts an honest source (node 0) and the victim (node 1),
+// linked at 5 ms and 50 Mbit/s. configure, if set, adjusts the victim's
+// configuration.
+func startAttackNet(ctx context.Context, t *testing.T, subnet byte, configure func(cfg *node.Config)) *lab.Net {
+	t.Helper()
+	p := linkemu.Profile{Delay: 5 * time.Millisecond, RateBps: 50e6}
+	nw, err := lab.Start(ctx, 2, lab.Line(2, p), lab.Options{
+		Subnet: subnet,
+		Configure: func(i int, cfg *node.Config) {
+			if i == attackVictim && configure != nil {
+				configure(cfg)
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nw.Close)
+	return nw
+}
+
+// attackerIP returns the k-th attacker address of a subnet, apart from the
+// nodes' addresses.
+func attackerIP(subnet byte, k int) netip.Addr {
+	return netip.AddrFrom4([4]byte{127, 77, subnet, byte(200 + k)})
+}
+
+// dialAttacker connects an attacker from attackerIP(subnet, k) to the
+// victim and waits until the victim lists it as a peer.
+func dialAttacker(ctx context.Context, t *testing.T, victim *node.Node, subnet byte, k int) *lab.Attacker {
+	t.Helper()
+	ip := attackerIP(subnet, k)
+	a, err := lab.DialAttacker(ctx, victim.Addr(), lab.AttackerConfig{IP: ip})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	deadline := time.Now().Add(attackWait)
+	for {
+		st, err := victim.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := findPeer(t, st, ip); ok {
+			return a
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the victim does not list the attacker %v as a peer", ip)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitBan waits until the victim has banned ip for reason and returns its
+// status then. A ban for another reason fails the test at once.
+func waitBan(ctx context.Context, t *testing.T, victim *node.Node, ip netip.Addr, reason string) node.Status {
+	t.Helper()
+	deadline := time.Now().Add(attackWait)
+	for {
+		st, err := victim.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, ok := findBan(st, ip); ok {
+			if b.Reason != reason {
+				t.Fatalf("the victim banned %v for %q, want %q", ip, b.Reason, reason)
+			}
+			return st
+		}
+		if time.Now().After(deadline) {
+			dumpStatus(ctx, t, "victim", victim)
+			t.Fatalf("the victim did not ban %v for %q", ip, reason)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitDropped waits until the victim has ended the attacker's session and
+// no longer lists it as a peer.
+func waitDropped(ctx context.Context, t *testing.T, victim *node.Node, a *lab.Attacker, ip netip.Addr) {
+	t.Helper()
+	select {
+	case <-a.Done():
+	case <-time.After(attackWait):
+		t.Fatalf("the victim did not disconnect the attacker %v", ip)
+	}
+	deadline := time.Now().Add(attackWait)
+	for {
+		st, err := victim.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := findPeer(t, st, ip); !ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the victim still lists the banned attacker %v as a peer", ip)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitExactBlock waits until node i of nw holds blk and checks that it is
+// byte for byte the honest block.
+func waitExactBlock(ctx context.Context, t *testing.T, nw *lab.Net, i int, blk *btcwire.MsgBlock) {
+	t.Helper()
+	hash := blk.BlockHash()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if best, _, _ := nw.Nodes[i].Tip(); best == hash {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			dumpStatus(ctx, t, "node", nw.Nodes[i])
+			t.Fatalf("node %d does not have block %v", i, hash)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	got := nw.Block(ctx, i, hash)
+	if got == nil || !bytes.Equal(serialize(t, got), serialize(t, blk)) {
+		t.Fatalf("node %d holds a different block", i)
+	}
+}
+
+// checkHonest fails the test if the victim penalised, banned or dropped
+// the honest node at ip.
+func checkHonest(ctx context.Context, t *testing.T, victim *node.Node, ip netip.Addr) {
+	t.Helper()
+	st, err := victim.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, ok := findBan(st, ip); ok {
+		t.Errorf("the honest node %v is banned: %+v", ip, b)
+	}
+	p, ok := findPeer(t, st, ip)
+	switch {
+	case !ok:
+		t.Errorf("the honest node %v is no longer connected to the victim", ip)
+	case p.Score != 0:
+		t.Errorf("the honest node %v was penalised: score %d %v", ip, p.Score, p.Penalties)
+	}
+}
+
+// checkRejected fails the test unless the victim counted a rejection for
+// reason.
+func checkRejected(t *testing.T, victim *node.Node, reason string) {
+	t.Helper()
+	if v := counterValue(t, victim.Registry(), "blocktorrent_rejected_total", "reason", reason); v <= 0 {
+		t.Errorf("blocktorrent_rejected_total{reason=%q} = %v, want > 0", reason, v)
+	}
+}
+
+// attackBlock returns a regtest block of n transactions on the genesis
+// block.
+func attackBlock(t *testing.T, n int, seed uint64) *btcwire.MsgBlock {
+	t.Helper()
+	blk, err := blockgen.Block(blockgen.Config{Txs: n, Seed: seed, Prev: *chaincfg.RegressionNetParams.GenesisHash, Height: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return blk
+}
+
+// TestAttackMutatedTree is CVE-2012-2459 done for real. The honest block
+// has 999 transactions; the mutated block has the same header and the last
+// transaction twice (1,000 leaves), so the same merkle root and block hash.
+// The attacker opens the job for that hash first, with TX_COUNT 1,000, the
+// root lap of the mutated tree, and is ready to serve the mutated tree and
+// bodies. The OPEN_JOB lap holds the right edge down to the last leaf, so
+// the two equal real siblings are in the lap itself: the victim rejects the
+// OPEN_JOB as "mutated" and bans the attacker. It must not remember the
+// block hash as invalid (Bitcoin Core's bug): when the honest source opens
+// the job with the real count afterwards, the victim completes the exact
+// honest block.
+func TestAttackMutatedTree(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	const subnet = 100
+	nw := startAttackNet(ctx, t, subnet, nil)
+	victim := nw.Nodes[attackVictim]
+	a := dialAttacker(ctx, t, victim, subnet, 0)
+
+	blk := attackBlock(t, 999, 100)
+	txs := blk.Transactions
+	mutated := append(txs[:len(txs):len(txs)], txs[len(txs)-1])
+	sb, err := lab.NewServedBlock(blk.Header, mutated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sb.Root() != blk.Header.MerkleRoot {
+		t.Fatal("the mutated tree does not have the honest merkle root")
+	}
+	oj, err := sb.OpenJob()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if oj.TxCount != uint32(len(txs)+1) {
+		t.Fatalf("mutated OPEN_JOB TX_COUNT %d, want %d", oj.TxCount, len(txs)+1)
+	}
+	a.Serve(sb)
+	if err := a.SendTCP(oj); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SendUDP(oj); err != nil {
+		t.Fatal(err)
+	}
+	ip := attackerIP(subnet, 0)
+	waitBan(ctx, t, victim, ip, job.ReasonMutated)
+	waitDropped(ctx, t, victim, a, ip)
+	checkRejected(t, victim, job.ReasonMutated)
+
+	// The honest source opens the same block hash, with the real count.
+	if err := nw.Nodes[attackHonest].Submit(ctx, blk); err != nil {
+		t.Fatal(err)
+	}
+	waitExactBlock(ctx, t, nw, attackVictim, blk)
+	checkHonest(ctx, t, victim, lab.IP(subnet, attackHonest))
+}
+
+// TestAttackBadPoW has the attacker open a job whose header fails its
+// proof of work on regtest (the honest header with a nonce whose hash is
+// above the target; the lap is the honest one, so only the proof of work
+// is wrong). The victim must score it bad-pow (100: banned and
+// disconnected) and still take the honest block from the honest source.
+func TestAttackBadPoW(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	const subnet = 101
+	nw := startAttackNet(ctx, t, subnet, nil)
+	victim := nw.Nodes[attackVictim]
+	a := dialAttacker(ctx, t, victim, subnet, 0)
+
+	blk := attackBlock(t, 500, 101)
+	hdr := blk.Header
+	powLimit := chaincfg.RegressionNetParams.PowLimit
+	found := false
+	for range 10_000 { // half of all nonces fail on regtest
+		hdr.Nonce++
+		if err := pow.Check(&hdr, powLimit); err != nil {
+			found = true
+			break
+		}
+	}
+	if !found {
+		t.Fatal("no nonce failing the proof of work found")
+	}
+	sb, err := lab.NewServedBlock(hdr, blk.Transactions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oj, err := sb.OpenJob()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SendTCP(oj); err != nil {
+		t.Fatal(err)
+	}
+	ip := attackerIP(subnet, 0)
+	waitBan(ctx, t, victim, ip, job.ReasonBadPoW)
+	waitDropped(ctx, t, victim, a, ip)
+	checkRejected(t, victim, job.ReasonBadPoW)
+
+	if err := nw.Nodes[attackHonest].Submit(ctx, blk); err != nil {
+		t.Fatal(err)
+	}
+	waitExactBlock(ctx, t, nw, attackVictim, blk)
+	checkHonest(ctx, t, victim, lab.IP(subnet, attackHonest))
+}
