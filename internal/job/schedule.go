@@ -620,8 +620,7 @@ func (e *Engine) pushingTo(ps *peerState, jp *jobPeer) bool {
 	if !e.cfg.Push || !jp.pushTo {
 		return false
 	}
-	limit := int64(ps.p.Params().MaxUnsolicited)
-	return limit == wire.NoLimit || jp.pushUsed < limit
+	return pushBudget(ps, jp)
 }
 
 // onlyCovered keeps the parts of ranges that set covers (as nodes, or as

@@ -219,7 +219,6 @@ func (e *Engine) sendPush(ps *peerState, now time.Time) bool {
 	if !e.cfg.Push || len(e.order) == 0 {
 		return false
 	}
-	limit := int64(ps.p.Params().MaxUnsolicited)
 	for k := 0; k < len(e.order); k++ {
 		ps.rr = (ps.rr + 1) % len(e.order)
 		j := e.jobs[e.order[ps.rr]]
@@ -230,7 +229,7 @@ func (e *Engine) sendPush(ps *peerState, now time.Time) bool {
 		if jp == nil || !jp.knows || !jp.pushTo || jp.complete || jp.closed {
 			continue
 		}
-		if limit != wire.NoLimit && jp.pushUsed >= limit {
+		if !pushBudget(ps, jp) {
 			continue
 		}
 		if n := e.pushOne(ps, j, jp); n > 0 {
@@ -240,6 +239,15 @@ func (e *Engine) sendPush(ps *peerState, now time.Time) bool {
 		}
 	}
 	return false
+}
+
+// pushBudget reports whether one more datagram to ps fits what it accepts
+// unsolicited for the job (its MAX_UNSOLICITED): a push is sent only when a
+// whole datagram fits, so the receiver's count never passes its limit and
+// it never scores this node `unrequested`.
+func pushBudget(ps *peerState, jp *jobPeer) bool {
+	limit := int64(ps.p.Params().MaxUnsolicited)
+	return limit == wire.NoLimit || jp.pushUsed+int64(ps.p.MaxDatagram()) <= limit
 }
 
 // pushOne builds and sends the most useful datagram of j for the peer:
