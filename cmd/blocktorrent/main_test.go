@@ -122,7 +122,8 @@ func TestUsage(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	bin := buildBinary(t)
-	for _, args := range [][]string{{"nosuch"}, {"node", "--network", "nosuchnet"}, {"node", "--role", "king"}} {
+	for _, args := range [][]string{{"nosuch"}, {"node", "--network", "nosuchnet"}, {"node", "--role", "king"},
+		{"node", "--limit-peer-pps", "-1"}, {"node", "--limit-global-mbit", "NaN"}, {"node", "--ban-duration", "0s"}, {"node", "--target-peers", "-2"}} {
 		out, err := exec.Command(bin, args...).CombinedOutput()
 		if err == nil {
 			t.Errorf("%v: no error\n%s", args, out)

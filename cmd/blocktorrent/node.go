@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"log/slog"
+	"math"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -14,6 +15,7 @@ import (
 	"github.com/blocktorrent/blocktorrent/internal/bridge"
 	"github.com/blocktorrent/blocktorrent/internal/linkemu"
 	"github.com/blocktorrent/blocktorrent/internal/node"
+	"github.com/blocktorrent/blocktorrent/internal/transport"
 	"github.com/blocktorrent/blocktorrent/internal/wire"
 )
 
@@ -44,9 +46,31 @@ func runNode(args []string) error {
 	btcUser := fs.String("bitcoin-rpcuser", "", "Bitcoin node RPC user")
 	btcPass := fs.String("bitcoin-rpcpass", "", "Bitcoin node RPC password")
 	btcGBT := fs.Duration("bitcoin-gbt", 0, "with --bitcoin-rpc, poll getblocktemplate at this interval and add its transactions to the mempool (0 off)")
+	lim := transport.DefaultLimits()
+	peerPPS := fs.Float64("limit-peer-pps", lim.Peer.Datagrams, "inbound datagrams per second accepted from each peer (0 = no limit)")
+	peerMbit := fs.Float64("limit-peer-mbit", lim.Peer.Bytes*8/1e6, "inbound UDP payload Mbit/s accepted from each peer (0 = no limit)")
+	globalPPS := fs.Float64("limit-global-pps", lim.Global.Datagrams, "inbound datagrams per second accepted from all peers together (0 = no limit)")
+	globalMbit := fs.Float64("limit-global-mbit", lim.Global.Bytes*8/1e6, "inbound UDP payload Mbit/s accepted from all peers together (0 = no limit)")
+	ban := fs.Duration("ban-duration", 24*time.Hour, "how long a misbehaving peer's address stays banned")
+	fs.IntVar(&cfg.TargetPeers, "target-peers", 8, "dial peers learnt from BTADDR until this many are connected (0 = only --peer)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	for name, v := range map[string]float64{"limit-peer-pps": *peerPPS, "limit-peer-mbit": *peerMbit, "limit-global-pps": *globalPPS, "limit-global-mbit": *globalMbit} {
+		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+			return usageError(fs, "--%s %v: want a finite number ≥ 0", name, v)
+		}
+	}
+	if *ban <= 0 {
+		return usageError(fs, "--ban-duration %v: want a positive duration", *ban)
+	}
+	if cfg.TargetPeers < 0 {
+		return usageError(fs, "--target-peers %d: want ≥ 0", cfg.TargetPeers)
+	}
+	lim.Peer = transport.Rate{Datagrams: *peerPPS, Bytes: *peerMbit * 1e6 / 8}
+	lim.Global = transport.Rate{Datagrams: *globalPPS, Bytes: *globalMbit * 1e6 / 8}
+	cfg.InboundLimits = &lim
+	cfg.BanDuration = *ban
 	cfg.Peers = peers
 	cfg.Push = *push
 	cfg.Params.MaxUnsolicited = uint32(min(*unsolicited, uint(wire.NoLimit)))

@@ -30,6 +30,11 @@ type Config struct {
 	Listen string
 	// Peers are dialled and re-dialled while the node runs.
 	Peers []string
+	// TargetPeers, if positive, turns on peer discovery: the node asks its
+	// peers for addresses (GET_BTADDR) and dials learnt ones, one per
+	// RedialInterval, while fewer than TargetPeers peers are connected.
+	// Zero (the default, for labs with fixed topologies) dials only Peers.
+	TargetPeers int
 	// Status, if set, serves GET /status and GET /metrics.
 	Status string
 	// Params is what this node accepts from peers (SET_PARAMS).

@@ -53,6 +53,13 @@ type Node struct {
 	bans     *banList
 	chain    *chain
 	cs       *chainState // store, downloader and serving; nil without DataDir
+
+	// Peer discovery (discover.go). book is safe for concurrent use; the
+	// maps are guarded by mu.
+	book      *addrBook
+	dialing   map[netip.AddrPort]bool // learnt addresses being dialled
+	addrAsked map[uint64]time.Time    // last GET_BTADDR from each session
+	addrSent  map[uint64]time.Time    // last GET_BTADDR to each session
 }
 
 // New checks cfg and prepares a node; Start runs it.
@@ -81,10 +88,14 @@ func New(cfg Config) (*Node, error) {
 	}
 	n := &Node{
 		cfg: cfg, params: params, log: cfg.Log,
-		reg:      prometheus.NewRegistry(),
-		sessions: make(map[uint64]*session.Session),
-		bans:     newBanList(cfg.BanDuration),
-		chain:    newChain(params),
+		reg:       prometheus.NewRegistry(),
+		sessions:  make(map[uint64]*session.Session),
+		bans:      newBanList(cfg.BanDuration),
+		chain:     newChain(params),
+		book:      newAddrBook(),
+		dialing:   make(map[netip.AddrPort]bool),
+		addrAsked: make(map[uint64]time.Time),
+		addrSent:  make(map[uint64]time.Time),
 	}
 	if cfg.DataDir != "" {
 		if err := n.openStore(); err != nil {
@@ -138,6 +149,9 @@ func (n *Node) Start(ctx context.Context) error {
 	n.goFunc(func() { n.accept(ctx) })
 	for _, p := range n.cfg.Peers {
 		n.goFunc(func() { n.dialLoop(ctx, p) })
+	}
+	if n.cfg.TargetPeers > 0 {
+		n.goFunc(func() { n.discover(ctx) })
 	}
 	if n.cfg.Status != "" {
 		if err := n.serveStatus(); err != nil {
@@ -263,14 +277,14 @@ func (n *Node) accept(ctx context.Context) {
 		if n.cfg.Link != nil {
 			c = linkemu.WrapConn(c, n.cfg.Link(ip))
 		}
-		n.goFunc(func() { n.serve(ctx, c, false) })
+		n.goFunc(func() { n.serve(ctx, c, false, nil) })
 	}
 }
 
 // dialLoop keeps a connection to addr while the node runs.
 func (n *Node) dialLoop(ctx context.Context, addr string) {
 	for {
-		if err := n.dial(ctx, addr); err != nil && ctx.Err() == nil {
+		if err := n.dialOnce(ctx, addr, nil); err != nil && ctx.Err() == nil {
 			n.log.Debug("peer connection ended", "peer", addr, "err", err)
 		}
 		select {
@@ -281,9 +295,10 @@ func (n *Node) dialLoop(ctx context.Context, addr string) {
 	}
 }
 
-// dial connects to addr from the node's own IP (so a peer that shapes
-// links by IP knows who is calling) and serves the session.
-func (n *Node) dial(ctx context.Context, addr string) error {
+// dialOnce connects to addr from the node's own IP (so a peer that shapes
+// links by IP knows who is calling) and serves the session until it ends.
+// up, if set, is called once the handshake is done.
+func (n *Node) dialOnce(ctx context.Context, addr string, up func()) error {
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil {
 		return fmt.Errorf("%w: peer address %q: %v", ErrConfig, addr, err)
@@ -299,11 +314,12 @@ func (n *Node) dial(ctx context.Context, addr string) error {
 	if n.cfg.Link != nil {
 		c = linkemu.WrapConn(c, n.cfg.Link(ap.Addr()))
 	}
-	return n.serve(ctx, c, true)
+	return n.serve(ctx, c, true, up)
 }
 
-// serve runs the handshake and the session.
-func (n *Node) serve(ctx context.Context, c net.Conn, dialer bool) error {
+// serve runs the handshake and the session. up, if set, is called once
+// the handshake is done.
+func (n *Node) serve(ctx context.Context, c net.Conn, dialer bool, up func()) error {
 	s, err := session.Open(ctx, c, n.sock, &n.local, dialer, n, n.log)
 	if err != nil {
 		if errors.Is(err, session.ErrWrongNetwork) {
@@ -319,11 +335,17 @@ func (n *Node) serve(ctx context.Context, c net.Conn, dialer bool) error {
 	n.engine.AddPeer(p)
 	n.syncPeerUp(s)
 	n.log.Info("peer connected", "peer", s, "dialer", dialer, "agent", s.Version().UserAgent)
+	if up != nil {
+		up()
+	}
+	n.askAddrs(s)
 	err = s.Run(ctx)
 	n.engine.RemovePeer(p.ID())
 	n.syncPeerDown(s)
 	n.mu.Lock()
 	delete(n.sessions, s.ID())
+	delete(n.addrAsked, s.ID())
+	delete(n.addrSent, s.ID())
 	n.mu.Unlock()
 	n.log.Info("peer disconnected", "peer", s, "err", err)
 	return err
@@ -336,13 +358,12 @@ func (n *Node) OnMessage(s *session.Session, m wire.Message, size int) {
 		*wire.GetNodes, *wire.Nodes, *wire.GetTxs, *wire.Txs:
 		n.engine.Deliver(job.PeerID(s.ID()), m, size)
 	case *wire.GetBTAddr:
-		_ = s.SendTCP(n.addrs(s))
+		n.onGetAddr(s)
 	case *wire.GetHeaders, *wire.Headers, *wire.GetBlockHashes, *wire.BlockHashes,
 		*wire.GetBlocks, *wire.Blocks:
 		n.onChainMessage(s, m)
 	case *wire.BTAddr:
-		// Learnt addresses are not dialled automatically yet; the
-		// configured peers are.
+		n.onAddr(s, m)
 	default:
 		n.log.Debug("message not handled", "peer", s, "type", m.Type())
 	}
@@ -351,27 +372,6 @@ func (n *Node) OnMessage(s *session.Session, m wire.Message, size int) {
 // OnBan bans a peer's address (session.Handler).
 func (n *Node) OnBan(s *session.Session, reason string) {
 	n.bans.ban(addrIP(s.RemoteAddr()), reason, time.Now())
-}
-
-// addrs answers GET_BTADDR with the other connected peers.
-func (n *Node) addrs(to *session.Session) *wire.BTAddr {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	m := &wire.BTAddr{}
-	for _, s := range n.sessions {
-		if s == to {
-			continue
-		}
-		ap, err := netip.ParseAddrPort(s.RemoteAddr().String())
-		if err != nil {
-			continue
-		}
-		if !s.Dialer() {
-			continue // an inbound peer's source port is not its listening port
-		}
-		m.Entries = append(m.Entries, wire.BTAddrEntry{Addr: ap, Services: s.Version().Services, LastSeen: uint32(time.Now().Unix())})
-	}
-	return m
 }
 
 // Submit relays a block this node has in full.

@@ -1,0 +1,174 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net/netip"
+	"time"
+
+	"github.com/blocktorrent/blocktorrent/internal/job"
+	"github.com/blocktorrent/blocktorrent/internal/session"
+	"github.com/blocktorrent/blocktorrent/internal/transport"
+	"github.com/blocktorrent/blocktorrent/internal/wire"
+)
+
+// getAddrEvery is the least time between two GET_BTADDR on one session
+// (docs/protocol.md: at most once a minute; more often is a violation).
+const getAddrEvery = time.Minute
+
+// protocolPoints is the penalty of a protocol violation (docs/protocol.md
+// §10), as the job engine scores it.
+const protocolPoints = 20
+
+// listenAddr returns the address a peer listens on: the address dialled
+// for an outbound session; for an inbound one, the peer's IP and the port
+// of its BTVERSION (a node listens on one port number for TCP and UDP).
+func listenAddr(s *session.Session) (netip.AddrPort, bool) {
+	ap, err := netip.ParseAddrPort(s.RemoteAddr().String())
+	if err != nil {
+		return netip.AddrPort{}, false
+	}
+	ip := ap.Addr().Unmap()
+	if s.Dialer() {
+		return netip.AddrPortFrom(ip, ap.Port()), true
+	}
+	if s.Version() == nil || s.Version().UDPPort == 0 {
+		return netip.AddrPort{}, false
+	}
+	return netip.AddrPortFrom(ip, s.Version().UDPPort), true
+}
+
+// addrs answers GET_BTADDR with the listening addresses of the other
+// connected peers.
+func (n *Node) addrs(to *session.Session) *wire.BTAddr {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	m := &wire.BTAddr{}
+	now := uint32(time.Now().Unix())
+	for _, s := range n.sessions {
+		if s == to || len(m.Entries) >= wire.MaxBTAddrCount {
+			continue
+		}
+		if ap, ok := listenAddr(s); ok {
+			m.Entries = append(m.Entries, wire.BTAddrEntry{Addr: ap, Services: s.Version().Services, LastSeen: now})
+		}
+	}
+	return m
+}
+
+// onGetAddr answers a GET_BTADDR, unless the peer asked within the last
+// minute: that is a protocol violation, scored and not answered.
+func (n *Node) onGetAddr(s *session.Session) {
+	now := time.Now()
+	n.mu.Lock()
+	last, asked := n.addrAsked[s.ID()]
+	if !asked || now.Sub(last) >= getAddrEvery {
+		n.addrAsked[s.ID()] = now
+	}
+	n.mu.Unlock()
+	if asked && now.Sub(last) < getAddrEvery {
+		s.Penalize(job.ReasonProtocol, protocolPoints)
+		return
+	}
+	_ = s.SendTCP(n.addrs(s))
+}
+
+// askAddrs sends s a GET_BTADDR if this node looks for peers and has not
+// asked s within the last minute.
+func (n *Node) askAddrs(s *session.Session) {
+	if n.cfg.TargetPeers <= 0 {
+		return
+	}
+	now := time.Now()
+	n.mu.Lock()
+	last, ok := n.addrSent[s.ID()]
+	if ok && now.Sub(last) < getAddrEvery {
+		n.mu.Unlock()
+		return
+	}
+	n.addrSent[s.ID()] = now
+	n.mu.Unlock()
+	_ = s.SendTCP(&wire.GetBTAddr{})
+}
+
+// onAddr records the addresses a peer sent.
+func (n *Node) onAddr(s *session.Session, m *wire.BTAddr) {
+	if n.cfg.TargetPeers <= 0 {
+		return
+	}
+	src, _ := netip.ParseAddrPort(s.RemoteAddr().String())
+	if k := n.book.add(src.Addr().Unmap(), m, netip.AddrPortFrom(n.ip, n.port)); k > 0 {
+		n.log.Debug("learnt peer addresses", "peer", s, "new", k)
+	}
+}
+
+// discover runs while the node does (its own goroutine): every
+// RedialInterval, if fewer than TargetPeers peers are connected, it dials
+// one learnt address that is not connected, being dialled or banned, and,
+// if it has none, asks a peer for more.
+func (n *Node) discover(ctx context.Context) {
+	for {
+		// A random wait of 0.5 to 1.5 intervals keeps nodes that started
+		// together from dialling each other in step.
+		wait := n.cfg.RedialInterval/2 + time.Duration(rand.Int64N(int64(n.cfg.RedialInterval)+1))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		now := time.Now()
+		n.mu.Lock()
+		peers := len(n.sessions) + len(n.dialing)
+		connected := make(map[netip.AddrPort]bool, len(n.sessions))
+		var all []*session.Session
+		for _, s := range n.sessions {
+			if ap, ok := listenAddr(s); ok {
+				connected[ap] = true
+			}
+			all = append(all, s)
+		}
+		n.mu.Unlock()
+		if peers >= n.cfg.TargetPeers {
+			continue
+		}
+		self := netip.AddrPortFrom(n.ip, n.port)
+		ap, ok := n.book.pick(now, func(ap netip.AddrPort) bool {
+			n.mu.Lock()
+			busy := n.dialing[ap]
+			n.mu.Unlock()
+			return busy || connected[ap] || ap == self || n.bans.banned(ap.Addr(), now)
+		})
+		if !ok {
+			if len(all) > 0 {
+				n.askAddrs(all[rand.IntN(len(all))])
+			}
+			continue
+		}
+		n.mu.Lock()
+		n.dialing[ap] = true
+		n.mu.Unlock()
+		n.goFunc(func() {
+			err := n.dialOnce(ctx, ap.String(), func() {
+				n.book.result(ap, true)
+				n.mu.Lock()
+				delete(n.dialing, ap)
+				n.mu.Unlock()
+			})
+			n.mu.Lock()
+			failed := n.dialing[ap] // still set: the handshake never completed
+			delete(n.dialing, ap)
+			n.mu.Unlock()
+			switch {
+			case failed && errors.Is(err, transport.ErrBound):
+				// Crossed dials: retry after a random wait, so the two
+				// sides do not cross again.
+				wait := time.Duration(1+rand.IntN(8)) * n.cfg.RedialInterval
+				n.book.retrySoon(ap, time.Now(), wait)
+			case failed:
+				n.book.result(ap, false)
+				n.log.Debug("learnt peer not reached", "peer", ap, "err", err)
+			}
+		})
+	}
+}
