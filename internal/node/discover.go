@@ -13,9 +13,14 @@ import (
 	"github.com/blocktorrent/blocktorrent/internal/wire"
 )
 
-// getAddrEvery is the least time between two GET_BTADDR on one session
-// (docs/protocol.md: at most once a minute; more often is a violation).
-const getAddrEvery = time.Minute
+// getAddrEvery is the least time between two GET_BTADDR this node sends
+// on one session (docs/protocol.md: at most once a minute). A peer's two
+// GET_BTADDR less than getAddrTooSoon apart are a violation: half the
+// minute, so delays on the way never make an honest peer look guilty.
+const (
+	getAddrEvery   = time.Minute
+	getAddrTooSoon = getAddrEvery / 2
+)
 
 // protocolPoints is the penalty of a protocol violation (docs/protocol.md
 // §10), as the job engine scores it.
@@ -57,17 +62,19 @@ func (n *Node) addrs(to *session.Session) *wire.BTAddr {
 	return m
 }
 
-// onGetAddr answers a GET_BTADDR, unless the peer asked within the last
-// minute: that is a protocol violation, scored and not answered.
+// onGetAddr answers a GET_BTADDR, unless the peer asked less than
+// getAddrTooSoon before: that is a protocol violation, scored and not
+// answered.
 func (n *Node) onGetAddr(s *session.Session) {
 	now := time.Now()
 	n.mu.Lock()
 	last, asked := n.addrAsked[s.ID()]
-	if !asked || now.Sub(last) >= getAddrEvery {
+	tooSoon := asked && now.Sub(last) < getAddrTooSoon
+	if !tooSoon {
 		n.addrAsked[s.ID()] = now
 	}
 	n.mu.Unlock()
-	if asked && now.Sub(last) < getAddrEvery {
+	if tooSoon {
 		s.Penalize(job.ReasonProtocol, protocolPoints)
 		return
 	}
