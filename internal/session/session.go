@@ -133,6 +133,7 @@ func Open(ctx context.Context, conn net.Conn, sock *transport.Socket, l *Local, 
 		if b := s.udp.Load(); b != nil {
 			sock.Unbind(b)
 		}
+		flushBeforeClose(conn)
 		conn.Close()
 		return nil, err
 	}
@@ -281,7 +282,22 @@ func (s *Session) SendTCPWait(ctx context.Context, m wire.Message) error {
 func (s *Session) Disconnect(reason wire.DisconnectReason, msg string) {
 	_ = s.conn.SetWriteDeadline(time.Now().Add(time.Second))
 	_ = wire.WriteFrame(s.conn, &wire.Disconnect{Reason: reason, Message: msg})
+	flushBeforeClose(s.conn)
 	s.close(fmt.Errorf("%w: %v: %s", ErrClosed, reason, msg))
+}
+
+// flushBeforeClose lets a connection that buffers writes (the link
+// emulator's, whose Close discards what is still in flight) deliver what
+// was written, the DISCONNECT above all, before it is closed, waiting at
+// most a second. A plain TCP connection has nothing to flush: the kernel
+// sends what was written before the FIN.
+func flushBeforeClose(conn net.Conn) {
+	f, ok := conn.(interface{ Flush() error })
+	if !ok {
+		return
+	}
+	_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
+	_ = f.Flush()
 }
 
 // Close ends the session.
