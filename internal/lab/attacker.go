@@ -40,6 +40,7 @@ type Attacker struct {
 	openJobs map[wire.JobID]*wire.OpenJob
 	served   map[wire.JobID]*ServedBlock
 	answered int
+	answers  int
 }
 
 // AttackerConfig configures an Attacker.
@@ -182,6 +183,15 @@ func (a *Attacker) Answered() int {
 	return a.answered
 }
 
+// Answers returns the number of NODES and TXS datagrams the victim sent
+// the attacker in answer to a request (REQ_ID not 0); pushes are not
+// counted.
+func (a *Attacker) Answers() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.answers
+}
+
 // Serve makes the attacker answer requests for b's job from b.
 func (a *Attacker) Serve(b *ServedBlock) {
 	a.mu.Lock()
@@ -204,6 +214,14 @@ func (a *Attacker) OnMessage(_ *session.Session, m wire.Message, _ int) {
 		b = a.served[m.JobID]
 	case *wire.GetTxs:
 		b = a.served[m.JobID]
+	case *wire.Nodes:
+		if m.ReqID != 0 {
+			a.answers++
+		}
+	case *wire.Txs:
+		if m.ReqID != 0 {
+			a.answers++
+		}
 	}
 	if b != nil {
 		a.answered++
