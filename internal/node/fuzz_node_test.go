@@ -171,19 +171,20 @@ func (l *lazyVictim) closer(f *testing.F) func() {
 // goroutine watches the control stream (BTADDR replies, DISCONNECT, EOF)
 // and another the UDP socket (PONGs).
 type fuzzPeer struct {
-	conn   net.Conn
-	pc     net.PacketConn
-	sess   *session.Session
-	token  wire.Token // the token the victim expects in datagrams
-	to     net.Addr   // the victim's UDP address
-	seq    uint32
-	banned atomic.Bool
-	dead   chan struct{} // closed when the control stream ends
-	addrs  atomic.Int64  // BTADDR frames received
-	addrCh chan struct{} // a BTADDR arrived
-	pongs  chan uint64   // nonces of PONGs received
-	wg     sync.WaitGroup
-	// asked counts GET_BTADDR frames sent (the replies expected).
+	conn    net.Conn
+	pc      net.PacketConn
+	sess    *session.Session
+	token   wire.Token // the token the victim expects in datagrams
+	to      net.Addr   // the victim's UDP address
+	seq     uint32
+	banned  atomic.Bool
+	dead    chan struct{} // closed when the control stream ends
+	replies atomic.Int64  // HEADERS frames received
+	replyCh chan struct{} // a HEADERS arrived
+	pongs   chan uint64   // nonces of PONGs received
+	wg      sync.WaitGroup
+	// asked counts GET_HEADERS frames sent that decode (the replies
+	// expected).
 	asked int64
 }
 
@@ -286,7 +287,7 @@ func (v *fuzzVictim) dial(ip netip.Addr) (*fuzzPeer, error) {
 	}
 	p := &fuzzPeer{
 		conn: conn, pc: pc, sess: s, token: s.Version().Token, to: to,
-		dead: make(chan struct{}), addrCh: make(chan struct{}, 1), pongs: make(chan uint64, 16),
+		dead: make(chan struct{}), replyCh: make(chan struct{}, 1), pongs: make(chan uint64, 16),
 	}
 	// The dialer reads the listener's last handshake frame before it sends
 	// its own, so nothing of the stream is left in the session's buffer:
@@ -307,10 +308,10 @@ func (v *fuzzVictim) dial(ip netip.Addr) (*fuzzPeer, error) {
 					p.banned.Store(true)
 				}
 				return
-			case wire.TypeBTAddr:
-				p.addrs.Add(1)
+			case wire.TypeHeaders:
+				p.replies.Add(1)
 				select {
-				case p.addrCh <- struct{}{}:
+				case p.replyCh <- struct{}{}:
 				default:
 				}
 			}
@@ -435,7 +436,10 @@ wait:
 }
 
 // frameInput sends one fuzz frame and waits until the node handled it: a
-// GET_BTADDR follows it on the stream and the node answers it in order.
+// GET_HEADERS for an unknown block follows it on the stream, and the node
+// answers it (an empty HEADERS) after it has handled the frame before.
+// (GET_BTADDR served as the barrier until a second one within 30 s became
+// a protocol violation.)
 func (v *fuzzVictim) frameInput(t *testing.T, typ wire.MsgType, payload []byte) {
 	t.Helper()
 	p := v.connect(t)
@@ -445,17 +449,20 @@ func (v *fuzzVictim) frameInput(t *testing.T, typ wire.MsgType, payload []byte) 
 		v.afterInput(t)
 		return
 	}
-	if typ == wire.TypeGetBTAddr {
-		p.asked++
+	if typ == wire.TypeGetHeaders {
+		if _, err := wire.DecodeGetHeaders(payload); err == nil {
+			p.asked++
+		}
 	}
-	if err := p.sendFrame(wire.TypeGetBTAddr, nil); err == nil {
+	barrier := (&wire.GetHeaders{Max: 1}).Append(nil)
+	if err := p.sendFrame(wire.TypeGetHeaders, barrier); err == nil {
 		p.asked++
 	}
 	timer := time.NewTimer(fuzzWait)
 	defer timer.Stop()
-	for p.addrs.Load() < p.asked {
+	for p.replies.Load() < p.asked {
 		select {
-		case <-p.addrCh:
+		case <-p.replyCh:
 		case <-p.dead:
 			v.afterInput(t)
 			return
