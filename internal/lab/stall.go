@@ -20,6 +20,7 @@ type Staller struct {
 	net.PacketConn
 	delay    time.Duration // 0: drop
 	withheld atomic.Int64
+	requests atomic.Int64
 	mu       sync.Mutex
 	closed   bool
 	timers   []*time.Timer
@@ -38,6 +39,19 @@ func NewStaller(pc net.PacketConn, delay time.Duration) *Staller {
 // Withheld returns the number of NODES and TXS datagrams dropped or
 // delayed so far.
 func (s *Staller) Withheld() int64 { return s.withheld.Load() }
+
+// Requests returns the number of GET_NODES and GET_TXS datagrams the node
+// has received so far (from any peer).
+func (s *Staller) Requests() int64 { return s.requests.Load() }
+
+// ReadFrom reads a datagram and counts the requests among them.
+func (s *Staller) ReadFrom(p []byte) (int, net.Addr, error) {
+	n, addr, err := s.PacketConn.ReadFrom(p)
+	if err == nil && n > 0 && (wire.MsgType(p[0]) == wire.TypeGetNodes || wire.MsgType(p[0]) == wire.TypeGetTxs) {
+		s.requests.Add(1)
+	}
+	return n, addr, err
+}
 
 // WriteTo writes p to addr, unless p is job data to withhold. It reports
 // len(p) either way.
