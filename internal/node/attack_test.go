@@ -265,11 +265,26 @@ func TestAttackMutatedTree(t *testing.T) {
 	waitDropped(ctx, t, victim, a, ip)
 	checkRejected(t, victim, job.ReasonMutated)
 
+	// Rejected at the OPEN_JOB: the victim never asked for the mutated
+	// tree or bodies.
+	if n := a.Answered(); n != 0 {
+		t.Errorf("the victim asked the attacker for the mutated block %d times", n)
+	}
+
 	// The honest source opens the same block hash, with the real count.
 	if err := nw.Nodes[attackHonest].Submit(ctx, blk); err != nil {
 		t.Fatal(err)
 	}
 	waitExactBlock(ctx, t, nw, attackVictim, blk)
+	st, err := victim.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range st.Jobs {
+		if j.Block == blk.BlockHash().String() && j.Txs != uint32(len(txs)) {
+			t.Errorf("the victim's job has %d transactions, want %d", j.Txs, len(txs))
+		}
+	}
 	checkHonest(ctx, t, victim, lab.IP(subnet, attackHonest))
 }
 
