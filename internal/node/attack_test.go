@@ -254,12 +254,13 @@ func TestAttackMutatedTree(t *testing.T) {
 		t.Fatalf("mutated OPEN_JOB TX_COUNT %d, want %d", oj.TxCount, len(txs)+1)
 	}
 	a.Serve(sb)
-	if err := a.SendTCP(oj); err != nil {
-		t.Fatal(err)
-	}
+	// Both copies, UDP first, as a node sends them. Whichever the victim
+	// handles first gets the attacker banned, and the session may be gone
+	// before the second is sent: its error does not matter.
 	if err := a.SendUDP(oj); err != nil {
 		t.Fatal(err)
 	}
+	_ = a.SendTCP(oj)
 	ip := attackerIP(subnet, 0)
 	waitBan(ctx, t, victim, ip, job.ReasonMutated)
 	waitDropped(ctx, t, victim, a, ip)
@@ -367,9 +368,11 @@ func TestAttackJobFlood(t *testing.T) {
 		}
 		bogus[b.BlockHash().String()] = true
 		// TCP only: each copy of an ignored OPEN_JOB counts, and TCP
-		// delivers every one exactly once.
+		// delivers every one exactly once. The victim bans the flooder
+		// after 93; the session may end before the rest are queued.
 		if err := a.SendTCP(oj); err != nil {
-			t.Fatal(err)
+			t.Logf("OPEN_JOB %d not sent: %v", i+1, err)
+			break
 		}
 	}
 	ip := attackerIP(subnet, 0)
