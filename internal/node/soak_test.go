@@ -25,16 +25,17 @@ import (
 
 // Soak test parameters.
 const (
-	soakNodes      = 12
-	soakDefault    = 14 * time.Second // CI runs it without -short: keep it short
-	soakMax        = 2 * time.Hour    // BLOCKTORRENT_SOAK is capped here
-	soakBlockEvery = 2 * time.Second
-	soakChurnEvery = 3 * time.Second
-	soakTxs        = 300              // ~120 KB blocks
-	soakDeadline   = 10 * time.Second // for a block to reach every node that must get it
-	soakWarmup     = 500 * time.Millisecond
-	soakHeapLimit  = 1 << 30 // HeapAlloc after GC, bytes
-	soakSubnet     = 80      // the first 12 nodes; newcomers use 81..89
+	soakNodes       = 12
+	soakDefault     = 14 * time.Second // CI runs it without -short: keep it short
+	soakMax         = 2 * time.Hour    // BLOCKTORRENT_SOAK is capped here
+	soakBlockEvery  = 2 * time.Second
+	soakChurnEvery  = 3 * time.Second
+	soakTxs         = 300              // ~120 KB blocks
+	soakDeadline    = 10 * time.Second // for a block to reach every node that must get it
+	soakWarmup      = 500 * time.Millisecond
+	soakHeapLimit   = 1 << 30 // HeapAlloc after GC, bytes
+	soakSubnet      = 80      // the first 12 nodes; newcomers use 81..89
+	soakTargetPeers = 3       // discovery keeps each node at this many peers
 )
 
 // soakMember is one node of the soak network, from start to close.
@@ -125,8 +126,9 @@ func soakDuration(t *testing.T) time.Duration {
 
 // TestSoakChurn runs a dozen nodes on a random graph of degree 3-4 with
 // emulated links while, every soakChurnEvery, one node other than the
-// source is closed and a new node takes its place (dialling the live nodes
-// with the fewest peers), and the source submits a new block, chained on
+// source is closed and a new node takes its place (it dials the live node
+// with the fewest peers and finds more by discovery: every node keeps
+// soakTargetPeers peers through GET_BTADDR), and the source submits a new block, chained on
 // the last, every soakBlockEvery. Every node that was up and connected
 // from before a block was submitted until it arrived everywhere must
 // complete that block, and the heap (after GC) must stay under
@@ -148,6 +150,16 @@ func TestSoakChurn(t *testing.T) {
 		Subnet: soakSubnet,
 		Configure: func(i int, cfg *node.Config) {
 			cfg.OnBlock = members[i].onBlock
+			// Every node looks for soakTargetPeers peers (discovery), and
+			// links to peers found that way have the same profile.
+			cfg.TargetPeers = soakTargetPeers
+			graph := cfg.Link
+			cfg.Link = func(remote netip.Addr) linkemu.Profile {
+				if p := graph(remote); p != (linkemu.Profile{}) {
+					return p
+				}
+				return link
+			}
 		},
 	})
 	if err != nil {
@@ -181,6 +193,7 @@ func TestSoakChurn(t *testing.T) {
 		cfg.Listen = netip.AddrPortFrom(ip, 0).String()
 		cfg.Log = slog.New(slog.DiscardHandler)
 		cfg.RedialInterval = 200 * time.Millisecond
+		cfg.TargetPeers = soakTargetPeers
 		lk := link
 		lk.Seed = int64(1000 + k)
 		cfg.Link = func(netip.Addr) linkemu.Profile { return lk }
@@ -199,9 +212,11 @@ func TestSoakChurn(t *testing.T) {
 				live = append(live, o)
 			}
 		}
+		// It knows one live node, the one with the fewest peers, and
+		// finds the others by discovery.
 		sort.Slice(live, func(i, j int) bool { return live[i].nd.Peers() < live[j].nd.Peers() })
-		for _, o := range live[:min(3, len(live))] {
-			nd.AddPeer(o.nd.Addr())
+		if len(live) > 0 {
+			nd.AddPeer(live[0].nd.Addr())
 		}
 		return m, nil
 	}
@@ -213,7 +228,6 @@ func TestSoakChurn(t *testing.T) {
 		prev     = *chaincfg.RegressionNetParams.GenesisHash
 		height   = 0
 		churned  = 0
-		redials  = 0 // extra dials to keep every node at two peers or more
 		start    = time.Now()
 		end      = start.Add(dur)
 		nextBlk  = start
@@ -322,23 +336,6 @@ func TestSoakChurn(t *testing.T) {
 				members = append(members, m)
 				churned++
 			}
-			// Nodes do not dial the addresses they learn yet: stand in
-			// for that, so churn cannot leave a node with fewer than two
-			// peers (it dials a random live node, the newest excepted).
-			var live []*soakMember
-			for _, m := range members[:len(members)-1] {
-				if m.up() {
-					live = append(live, m)
-				}
-			}
-			for _, m := range live {
-				if m.nd.Peers() < 2 {
-					if o := live[rng.IntN(len(live))]; o != m {
-						m.nd.AddPeer(o.nd.Addr())
-						redials++
-					}
-				}
-			}
 		}
 		check(time.Now())
 		time.Sleep(20 * time.Millisecond)
@@ -406,8 +403,14 @@ func TestSoakChurn(t *testing.T) {
 	for i, h := range heaps {
 		heapLog[i] = fmt.Sprintf("%.0f", mib(h))
 	}
-	t.Logf("soak %v: %d blocks, %d checked, %d nodes churned (%d extra dials), %d nodes in all, %d block arrivals, submit to last arrival median %v max %v; heap after GC per block (MiB): %v; goroutines %d",
-		dur, height, checked, churned, redials, len(members), arrivals, p50.Round(time.Millisecond), pmax.Round(time.Millisecond), heapLog, runtime.NumGoroutine())
+	minPeers, maxPeers := 1<<30, 0
+	for _, m := range members {
+		if m.up() {
+			minPeers, maxPeers = min(minPeers, m.nd.Peers()), max(maxPeers, m.nd.Peers())
+		}
+	}
+	t.Logf("soak %v: %d blocks, %d checked, %d nodes churned (live nodes end with %d to %d peers), %d nodes in all, %d block arrivals, submit to last arrival median %v max %v; heap after GC per block (MiB): %v; goroutines %d",
+		dur, height, checked, churned, minPeers, maxPeers, len(members), arrivals, p50.Round(time.Millisecond), pmax.Round(time.Millisecond), heapLog, runtime.NumGoroutine())
 
 	// Completed jobs linger (60 s) before they close, so the heap grows
 	// for the first minute or so. In runs long enough to see the plateau,
