@@ -4,10 +4,12 @@ import (
 	"errors"
 	"math/big"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/blocktorrent/blocktorrent/internal/merkle"
 	"github.com/btcsuite/btcd/blockchain"
+	"github.com/btcsuite/btcd/btcutil/v2"
 	"github.com/btcsuite/btcd/chainhash/v2"
 	btcwire "github.com/btcsuite/btcd/wire/v2"
 )
@@ -36,6 +38,11 @@ type Config struct {
 	Bits uint32
 	// Time is the header time; zero means 2026-01-01.
 	Time time.Time
+	// Witness is the share (0..1) of non-coinbase transactions that spend
+	// segwit (P2WPKH) inputs and so carry witness data. Above zero the
+	// coinbase carries the BIP141 witness commitment. Zero makes the same
+	// blocks as before the option existed.
+	Witness float64
 }
 
 // naturalMean is the mean size in bytes of the unscaled mix below.
@@ -47,6 +54,9 @@ func Block(cfg Config) (*btcwire.MsgBlock, error) {
 	if cfg.Txs < 1 || cfg.Txs > merkle.MaxLeaves {
 		return nil, errors.Join(ErrConfig, errors.New("transaction count out of range"))
 	}
+	if !(cfg.Witness >= 0 && cfg.Witness <= 1) {
+		return nil, errors.Join(ErrConfig, errors.New("witness share out of 0..1"))
+	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
 	scale := 1.0
 	if cfg.AvgTxBytes > 0 {
@@ -56,7 +66,14 @@ func Block(cfg Config) (*btcwire.MsgBlock, error) {
 	blk.Transactions = append(blk.Transactions, coinbase(rng, cfg.Height))
 	for len(blk.Transactions) < cfg.Txs {
 		size := int(float64(sampleSize(rng)) * scale)
+		if cfg.Witness > 0 && rng.Float64() < cfg.Witness {
+			blk.Transactions = append(blk.Transactions, segwitPayment(rng, size))
+			continue
+		}
 		blk.Transactions = append(blk.Transactions, payment(rng, size))
+	}
+	if cfg.Witness > 0 {
+		commit(blk)
 	}
 	txids := make([]chainhash.Hash, len(blk.Transactions))
 	for i, tx := range blk.Transactions {
@@ -143,6 +160,48 @@ func payment(rng *rand.Rand, size int) *btcwire.MsgTx {
 		tx.AddTxOut(btcwire.NewTxOut(int64(rng.IntN(1e8)), pk))
 	}
 	return tx
+}
+
+// segwitPayment builds a transaction of about size bytes (witness
+// included) from P2WPKH inputs (41 bytes plus a 108-byte witness of a
+// signature and a public key each) and P2WPKH outputs (31 bytes each).
+func segwitPayment(rng *rand.Rand, size int) *btcwire.MsgTx {
+	const overhead, in, out = 12, 41 + 108, 31
+	nIn := max(1, (size-overhead-2*out)/in)
+	nOut := max(1, (size-overhead-nIn*in)/out)
+	tx := btcwire.NewMsgTx(2)
+	for range nIn {
+		var prev chainhash.Hash
+		fill(rng, prev[:])
+		sig, pub := make([]byte, 72), make([]byte, 33)
+		fill(rng, sig)
+		fill(rng, pub)
+		pub[0] = 0x02
+		tx.AddTxIn(btcwire.NewTxIn(btcwire.NewOutPoint(&prev, rng.Uint32N(4)), nil, btcwire.TxWitness{sig, pub}))
+	}
+	for range nOut {
+		pk := make([]byte, 22)
+		fill(rng, pk)
+		pk[0], pk[1] = 0x00, 0x14
+		tx.AddTxOut(btcwire.NewTxOut(int64(rng.IntN(1e8)), pk))
+	}
+	return tx
+}
+
+// commit gives blk's coinbase the BIP141 witness reserved value (32 zero
+// bytes) and an output committing to the block's witness merkle root.
+func commit(blk *btcwire.MsgBlock) {
+	cb := blk.Transactions[0]
+	var reserved [blockchain.CoinbaseWitnessDataLen]byte
+	cb.TxIn[0].Witness = btcwire.TxWitness{reserved[:]}
+	txs := make([]*btcutil.Tx, len(blk.Transactions))
+	for i, tx := range blk.Transactions {
+		txs[i] = btcutil.NewTx(tx)
+	}
+	root := blockchain.CalcMerkleRoot(txs, true)
+	c := chainhash.DoubleHashH(append(root[:], reserved[:]...))
+	script := append(slices.Clone(blockchain.WitnessMagicBytes), c[:]...)
+	cb.AddTxOut(btcwire.NewTxOut(0, script))
 }
 
 // coinbase builds a coinbase carrying the height (BIP34) and random extra

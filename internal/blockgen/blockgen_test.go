@@ -58,3 +58,50 @@ func TestBlock(t *testing.T) {
 		t.Fatalf("zero txs: %v", err)
 	}
 }
+
+// TestWitnessBlock checks that Witness makes blocks whose share of witness
+// transactions is about right, whose commitment validates and which pass
+// btcd's sanity checks, and that a wrong witness breaks the commitment
+// while leaving every txid (and so the merkle root) unchanged.
+func TestWitnessBlock(t *testing.T) {
+	for _, share := range []float64{0.3, 1} {
+		blk, err := Block(Config{Txs: 500, Seed: 3, Witness: share})
+		if err != nil {
+			t.Fatal(err)
+		}
+		with := 0
+		for _, tx := range blk.Transactions[1:] {
+			if tx.HasWitness() {
+				with++
+			}
+		}
+		if lo, hi := int(share*499*0.8), int(min(499, share*499*1.2+1)); with < lo || with > hi {
+			t.Errorf("share %v: %d of 499 transactions carry a witness, want %d..%d", share, with, lo, hi)
+		}
+		b := btcutil.NewBlock(blk)
+		if err := blockchain.ValidateWitnessCommitment(b); err != nil {
+			t.Fatalf("share %v: %v", share, err)
+		}
+		if err := blockchain.CheckBlockSanity(b, chaincfg.RegressionNetParams.PowLimit, blockchain.NewMedianTime()); err != nil {
+			t.Fatalf("share %v: sanity: %v", share, err)
+		}
+		// Flip one byte of the first witness: txids stay, the commitment
+		// breaks.
+		for _, tx := range blk.Transactions[1:] {
+			if tx.HasWitness() {
+				before := tx.TxHash()
+				tx.TxIn[0].Witness[0][5] ^= 1
+				if tx.TxHash() != before {
+					t.Fatal("a witness byte changed the txid")
+				}
+				break
+			}
+		}
+		if err := blockchain.ValidateWitnessCommitment(btcutil.NewBlock(blk)); err == nil {
+			t.Errorf("share %v: a wrong witness still validates", share)
+		}
+	}
+	if _, err := Block(Config{Txs: 2, Witness: 1.5}); !errors.Is(err, ErrConfig) {
+		t.Errorf("witness share 1.5: %v, want ErrConfig", err)
+	}
+}
