@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/blocktorrent/blocktorrent/internal/wire"
+	btcwire "github.com/btcsuite/btcd/wire/v2"
 )
 
 // CorruptMode selects what a Corruptor falsifies in the datagrams a node
@@ -27,6 +28,11 @@ const (
 	// first fragment that starts a body) in each TXS datagram: the body
 	// still decodes, but its txid is not the leaf's.
 	WrongBody
+	// WrongWitness flips a byte of the first witness item of every whole
+	// witness-bearing transaction in each TXS datagram: the txid (and so
+	// every merkle check) still holds, only the block's witness
+	// commitment can expose the lie.
+	WrongWitness
 )
 
 // String names the mode.
@@ -38,6 +44,8 @@ func (m CorruptMode) String() string {
 		return "wrong-sibling"
 	case WrongBody:
 		return "wrong-body"
+	case WrongWitness:
+		return "wrong-witness"
 	}
 	return "none"
 }
@@ -99,6 +107,12 @@ func (c *Corruptor) corrupt(p []byte) []byte {
 			return nil
 		}
 		m = tm
+	case h.Type == wire.TypeTxs && c.mode == WrongWitness:
+		tm, err := wire.DecodeTxs(payload)
+		if err != nil || !corruptWitnesses(tm) {
+			return nil
+		}
+		m = tm
 	default:
 		return nil
 	}
@@ -153,6 +167,36 @@ func corruptTxs(m *wire.Txs) bool {
 		}
 	}
 	return false
+}
+
+// corruptWitnesses flips a byte of the first witness item of every whole
+// body in m that carries a witness, and reports whether there was one. The
+// serialization keeps its size, so the fragment's TOTAL still holds.
+func corruptWitnesses(m *wire.Txs) bool {
+	done := false
+	for i := range m.Fragments {
+		f := &m.Fragments[i]
+		if f.Offset != 0 || len(f.Data) != int(f.Total) {
+			continue
+		}
+		var tx btcwire.MsgTx
+		if tx.Deserialize(bytes.NewReader(f.Data)) != nil || !tx.HasWitness() {
+			continue
+		}
+		for _, in := range tx.TxIn {
+			if len(in.Witness) > 0 && len(in.Witness[0]) > 0 {
+				in.Witness[0][len(in.Witness[0])/2] ^= 0x01
+				break
+			}
+		}
+		var buf bytes.Buffer
+		if tx.Serialize(&buf) != nil || buf.Len() != len(f.Data) {
+			continue
+		}
+		f.Data = buf.Bytes()
+		done = true
+	}
+	return done
 }
 
 // Recorder is a net.PacketConn that keeps a copy of the last datagram the
