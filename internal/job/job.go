@@ -51,6 +51,7 @@ type job struct {
 	shortBytes                  int64 // encoded bytes of those leaf runs
 	bodyReqs                    int   // leaf groups whose bodies were requested
 	witnessRetries              int   // witness commitment mismatches seen
+	wit                         witnessState
 	all                         *treestate.Set
 	pushPeers                   int // peers this node pushes the job to
 	relayPushers                int // relays this node lets push the job to it

@@ -241,7 +241,7 @@ func (e *Engine) onTxs(ps *peerState, m *wire.Txs, size int, now time.Time) {
 			}
 			jp.pushIdx[bodyTier] = f.Leaf + 1
 		}
-		if j.st.HasBody(f.Leaf) {
+		if j.st.HasBody(f.Leaf) || !e.bodyFromAllowed(j, ps.p.ID()) {
 			continue
 		}
 		body, grew := e.reassemble(j, f)

@@ -429,9 +429,15 @@ func (e *Engine) pick(j *job, key reqKey, g treestate.Range, body bool, now time
 	var best *peerState
 	bestT := time.Duration(1<<62 - 1)
 	retry := time.Duration(0)
+	var only PeerID // during a witness recovery, bodies come from one peer
+	if body && j.wit.active {
+		if only = e.witnessPeer(j); only == 0 {
+			return nil, 0
+		}
+	}
 	for id, jp := range j.peers {
 		ps := e.peers[id]
-		if ps == nil || jp.closed {
+		if ps == nil || jp.closed || (only != 0 && id != only) {
 			continue
 		}
 		h := j.holder(jp)
@@ -586,7 +592,8 @@ func (e *Engine) complete(j *job, now time.Time) {
 	if witness {
 		if err := blockchain.ValidateWitnessCommitment(btcutil.NewBlock(blk)); err != nil {
 			// The txids were right, so nobody is to blame by them; drop the
-			// bodies that carry witness data and fetch them again (§7.5).
+			// bodies that carry witness data and fetch them again from one
+			// complete peer (§7.5, witness.go).
 			dropped := 0
 			for i, tx := range blk.Transactions {
 				if tx.HasWitness() && j.st.RemoveBody(uint32(i)) {
@@ -594,6 +601,7 @@ func (e *Engine) complete(j *job, now time.Time) {
 				}
 			}
 			j.witnessRetries++
+			e.witnessMismatch(j)
 			j.version++
 			e.log.Warn("witness commitment mismatch; fetching witness bodies again", "block", j.hash, "bodies", dropped, "err", err)
 			return
