@@ -89,6 +89,21 @@ func mutate(m wire.Message) wire.Message {
 	return m
 }
 
+// falseTails flips a byte of every TXS fragment that does not start a
+// body: the attacker's large bodies reassemble wrong, and if the victim
+// mixed its fragments with the honest source's, the honest source's last
+// fragment would complete a false body.
+func falseTails(m wire.Message) wire.Message {
+	if t, ok := m.(*wire.Txs); ok {
+		for i := range t.Fragments {
+			if f := &t.Fragments[i]; f.Offset > 0 {
+				f.Data[0] ^= 0xff
+			}
+		}
+	}
+	return m
+}
+
 // closeRecorder is a peer that counts the CLOSE_JOBs sent to it.
 type closeRecorder struct {
 	*fakePeer
@@ -230,6 +245,7 @@ func TestAdversary(t *testing.T) {
 	tests := []struct {
 		name       string
 		txs        int
+		avg        int     // mean transaction size (0: blockgen's mix)
 		push       bool    // the source and the attacker push
 		sourceRate float64 // bytes/s
 		attacker   attacker
@@ -269,6 +285,13 @@ func TestAdversary(t *testing.T) {
 			attacker: attacker{rewrite: mutate}, holds: true, reason: ReasonMutated,
 		},
 		{
+			// Large bodies (about 5 KB each, several fragments) whose
+			// non-first fragments it falsifies; the honest source sends
+			// the same bodies correctly at the same time.
+			name: "false fragments", txs: 300, avg: 5000, push: true, sourceRate: 20e6 / 8,
+			attacker: attacker{rewrite: falseTails}, holds: true, reason: ReasonInvalidBody,
+		},
+		{
 			name: "bad proof of work", txs: 300, push: true, sourceRate: 50e6 / 8,
 			before: func(t *testing.T, n *adversaryNet) {
 				m := openJobFor(t, bogusBlocks(t, 1, 7)[0])
@@ -301,7 +324,7 @@ func TestAdversary(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				blk, err := blockgen.Block(blockgen.Config{Txs: tt.txs, Seed: 11, Prev: *chaincfg.RegressionNetParams.GenesisHash, Height: 1})
+				blk, err := blockgen.Block(blockgen.Config{Txs: tt.txs, AvgTxBytes: tt.avg, Seed: 11, Prev: *chaincfg.RegressionNetParams.GenesisHash, Height: 1})
 				if err != nil {
 					t.Fatal(err)
 				}

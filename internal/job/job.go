@@ -28,7 +28,7 @@ type job struct {
 	opener PeerID // the peer whose OPEN_JOB opened it (when not local)
 
 	peers     map[PeerID]*jobPeer
-	frags     map[uint32]*fragBuf // partial bodies by leaf
+	frags     map[fragKey]*fragBuf // partial bodies by leaf and sender
 	reqs      map[reqKey]*request
 	lost      map[reqKey]time.Time   // items a pusher skipped: likely lost
 	shortWait map[uint32]*shortGroup // short-hash groups waiting for bodies, by first leaf
@@ -121,6 +121,12 @@ func (j *job) peer(ps *peerState) *jobPeer {
 // dropPeer forgets a peer and releases its in-flight requests.
 func (j *job) dropPeer(id PeerID) {
 	delete(j.peers, id)
+	for k, fb := range j.frags {
+		if k.peer == id {
+			j.fragBytes -= len(fb.data)
+			delete(j.frags, k)
+		}
+	}
 	for k, r := range j.reqs {
 		if r.peer == id {
 			delete(j.reqs, k)
@@ -151,7 +157,7 @@ func newJob(header btcwire.BlockHeader, txCount uint32, now time.Time) (*job, er
 		st:         treestate.New(shape, header.MerkleRoot),
 		tiers:      treestate.Tiers(shape),
 		peers:      make(map[PeerID]*jobPeer),
-		frags:      make(map[uint32]*fragBuf),
+		frags:      make(map[fragKey]*fragBuf),
 		reqs:       make(map[reqKey]*request),
 		lost:       make(map[reqKey]time.Time),
 		shortWait:  make(map[uint32]*shortGroup),

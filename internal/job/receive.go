@@ -19,6 +19,16 @@ const (
 	maxServedNodes = 4096     // nodes per GET_NODES, as the spec limits
 )
 
+// fragKey names a partial body: the leaf and the peer sending it. Each
+// sender's fragments are reassembled apart, so a liar's bytes never mix
+// into an honest sender's body (which would then fail its txid and get
+// the honest sender scored), and a liar announcing another TOTAL for a
+// leaf resets only its own buffer.
+type fragKey struct {
+	leaf uint32
+	peer PeerID
+}
+
 // fragBuf reassembles one transaction body from fragments.
 type fragBuf struct {
 	data []byte
@@ -244,7 +254,7 @@ func (e *Engine) onTxs(ps *peerState, m *wire.Txs, size int, now time.Time) {
 		if j.st.HasBody(f.Leaf) || !e.bodyFromAllowed(j, ps.p.ID()) {
 			continue
 		}
-		body, grew := e.reassemble(j, f)
+		body, grew := e.reassemble(j, ps.p.ID(), f)
 		if body == nil {
 			useful = true // a fragment on its way to a body
 			if _, ok := j.st.Verified(j.shape.Leaf(f.Leaf)); ok && grew {
@@ -284,6 +294,7 @@ func (e *Engine) onTxs(ps *peerState, m *wire.Txs, size int, now time.Time) {
 		jp.told.AddBody(f.Leaf)
 		useful = useful || stored
 		if stored {
+			e.dropFrags(j, f.Leaf)
 			j.progressAt = now
 			j.bodyBytes += int64(len(body))
 			j.bodyCount++
@@ -302,14 +313,15 @@ func (e *Engine) onTxs(ps *peerState, m *wire.Txs, size int, now time.Time) {
 
 // reassemble adds a fragment and returns the whole body once complete, and
 // whether the fragment brought bytes not held before.
-func (e *Engine) reassemble(j *job, f wire.TxFragment) ([]byte, bool) {
+func (e *Engine) reassemble(j *job, from PeerID, f wire.TxFragment) ([]byte, bool) {
 	if f.Offset == 0 && int(f.Total) == len(f.Data) {
 		return f.Data, true
 	}
-	fb := j.frags[f.Leaf]
+	key := fragKey{f.Leaf, from}
+	fb := j.frags[key]
 	if fb != nil && len(fb.data) != int(f.Total) {
 		j.fragBytes -= len(fb.data)
-		delete(j.frags, f.Leaf)
+		delete(j.frags, key)
 		fb = nil
 	}
 	if fb == nil {
@@ -317,16 +329,29 @@ func (e *Engine) reassemble(j *job, f wire.TxFragment) ([]byte, bool) {
 			return nil, false
 		}
 		fb = &fragBuf{data: make([]byte, f.Total)}
-		j.frags[f.Leaf] = fb
+		j.frags[key] = fb
 		j.fragBytes += int(f.Total)
 	}
 	before := fb.held()
 	if !fb.add(f.Offset, f.Data) {
 		return nil, fb.held() > before
 	}
-	delete(j.frags, f.Leaf)
+	delete(j.frags, key)
 	j.fragBytes -= len(fb.data)
 	return fb.data, true
+}
+
+// dropFrags forgets every sender's partial body of leaf (it is stored).
+func (e *Engine) dropFrags(j *job, leaf uint32) {
+	if len(j.frags) == 0 {
+		return
+	}
+	for id := range j.peers {
+		if fb, ok := j.frags[fragKey{leaf, id}]; ok {
+			j.fragBytes -= len(fb.data)
+			delete(j.frags, fragKey{leaf, id})
+		}
+	}
 }
 
 // onJobState records what a peer has and acknowledges it.

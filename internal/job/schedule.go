@@ -610,7 +610,8 @@ func (e *Engine) complete(j *job, now time.Time) {
 	j.block = blk
 	j.completeAt = now
 	j.reqs = map[reqKey]*request{}
-	j.frags = map[uint32]*fragBuf{}
+	j.frags = map[fragKey]*fragBuf{}
+	j.fragBytes = 0
 	e.m.JobsCompleted.Inc()
 	if !j.firstData.IsZero() {
 		e.m.CompleteSeconds.Observe(now.Sub(j.firstData).Seconds())
