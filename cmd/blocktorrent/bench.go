@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"strings"
 
@@ -16,7 +17,7 @@ import (
 // runBench runs the benchmark lab (docs/benchmarks.md).
 func runBench(args []string) error {
 	var o bench.Options
-	var jsonPath, plotPath, protocols string
+	var jsonPath, plotPath, protocols, cpuProfile string
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: blocktorrent bench [--quick] [--json FILE] [--plot FILE.svg|.png] [SCENARIO ...]\n\n")
@@ -31,6 +32,7 @@ func runBench(args []string) error {
 	fs.StringVar(&protocols, "protocols", "", "comma-separated protocols to run (default: "+strings.Join(bench.Protocols, ",")+")")
 	fs.BoolVar(&o.Verbose, "v", false, "also print every node's arrival time")
 	fs.BoolVar(&o.Bars, "progress", isTerminal(os.Stdout), "show live progress bars")
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to `FILE` (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -52,6 +54,17 @@ func runBench(args []string) error {
 	}
 	if _, err := bench.Select(fs.Args(), o.Quick); err != nil {
 		return err
+	}
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
