@@ -94,7 +94,8 @@ func scoredSession(l *Local) *Session {
 
 // TestScoreDecayBan runs a real session through four weeks of virtual time:
 // a lossy honest peer scored `stall` every 20 minutes is never banned;
-// the same peer stalling every minute is banned at BanScore, once.
+// the same peer stalling every minute is disconnected at BanScore but not
+// banned (stall is a soft reason); proven misbehaviour then bans it, once.
 func TestScoreDecayBan(t *testing.T) {
 	reg := &chaincfg.RegressionNetParams
 	a, b := newEnd(t, reg), newEnd(t, reg)
@@ -141,21 +142,43 @@ func TestScoreDecayBan(t *testing.T) {
 		if want := stall*i - (i - 1); score != want {
 			t.Fatalf("stall %d: score %d, want %d", i, score, want)
 		}
-		if (bans == 1) != (i == 11) {
-			t.Fatalf("stall %d (score %d): %d bans", i, score, bans)
+		if bans != 0 {
+			t.Fatalf("stall %d (score %d): banned for slowness", i, score)
 		}
 	}
 	select {
 	case <-sa.Done():
 	case <-time.After(5 * time.Second):
-		t.Fatal("banned session still open")
+		t.Fatal("a peer at BanScore in stall points is still connected")
 	}
-	// Decayed below the threshold and pushed over it again: still one ban.
-	clk.advance(time.Hour)
+	// Proven misbehaviour bans, once, however often it comes.
 	sa.Penalize("protocol", BanScore)
+	sa.Penalize("invalid-run", BanScore)
 	a.h.mu.Lock()
 	defer a.h.mu.Unlock()
-	if len(a.h.bans) != 1 || a.h.bans[0] != "stall" {
-		t.Fatalf("bans %v, want one for stall", a.h.bans)
+	if len(a.h.bans) != 1 || a.h.bans[0] != "protocol" {
+		t.Fatalf("bans %v, want one for protocol", a.h.bans)
+	}
+}
+
+// TestSoftPointsDecayFirst checks that the points of a soft reason (stall)
+// are the first to decay, so proven misbehaviour is remembered longest.
+func TestSoftPointsDecayFirst(t *testing.T) {
+	clk := newClock()
+	s := scoredSession(&Local{ScoreDecay: time.Minute, now: clk.now})
+	s.Penalize("stall", 30)
+	s.Penalize("protocol", 20)
+	if s.score != 50 || s.soft != 30 {
+		t.Fatalf("score %d soft %d, want 50 and 30", s.score, s.soft)
+	}
+	clk.advance(25 * time.Minute)
+	s.Score() // decays
+	if s.score != 25 || s.soft != 5 {
+		t.Fatalf("after 25 min: score %d soft %d, want 25 and 5", s.score, s.soft)
+	}
+	clk.advance(10 * time.Minute)
+	s.Score()
+	if s.score != 15 || s.soft != 0 {
+		t.Fatalf("after 35 min: score %d soft %d, want 15 (all proven) and 0", s.score, s.soft)
 	}
 }

@@ -26,8 +26,17 @@ type Handler interface {
 	OnBan(s *Session, reason string)
 }
 
-// BanScore is the score at which a peer is disconnected and banned.
+// BanScore is the score at which a peer is disconnected and banned. Only
+// points for proven misbehaviour count toward a ban; with points for
+// slowness (SoftReason) the score reaching BanScore disconnects the peer
+// without a ban, so an honest peer on an overloaded host or a bad link can
+// come back.
 const BanScore = 100
+
+// SoftReason reports whether a penalty reason judges performance rather
+// than honesty: "stall" (a peer that did not deliver in time). The job
+// engine's reason strings are the vocabulary (docs/protocol.md §10).
+func SoftReason(reason string) bool { return reason == "stall" }
 
 // DefaultScoreDecay is how long a score takes to go down by one point:
 // one point a minute forgives a stall (10 points) in ten minutes, so a
@@ -70,12 +79,14 @@ type Session struct {
 	trains  []*wire.EstimateBandwidth
 	rates   []float64 // ESTIMATE_BANDWIDTH results for our trains, bits/s
 	mtus    []*wire.TestMTU
-	score   int
+	score   int // misbehaviour score: hard points plus soft
+	soft    int // the part of score from SoftReasons; decays first
 	reasons map[string]int
 	// Score decay: one point per decay (0: none) since decayed.
 	decay   time.Duration
 	decayed time.Time
 	banned  bool
+	dropped bool // disconnected for soft points
 	now     func() time.Time
 
 	tcpIn, tcpOut atomic.Int64
@@ -211,11 +222,13 @@ func (s *Session) Score() (int, map[string]int) {
 }
 
 // decayLocked takes off the points the score has lost by now: one per
-// s.decay since the last whole point went. A score at 0 keeps no credit.
+// s.decay since the last whole point went, soft points first. A score at
+// 0 keeps no credit.
 func (s *Session) decayLocked(now time.Time) {
 	if s.decay > 0 && s.score > 0 {
 		if n := now.Sub(s.decayed) / s.decay; n > 0 {
 			s.score = max(0, s.score-int(n))
+			s.soft = max(0, min(s.score, s.soft-int(n)))
 			s.decayed = s.decayed.Add(n * s.decay)
 		}
 	}
@@ -224,24 +237,32 @@ func (s *Session) decayLocked(now time.Time) {
 	}
 }
 
-// Penalize adds points for reason; when the score (which decays, see
-// Local.ScoreDecay) reaches BanScore the peer is banned and disconnected.
-// It bans a session only once.
+// Penalize adds points for reason. When the score (which decays, see
+// Local.ScoreDecay) without its soft points reaches BanScore the peer is
+// banned and disconnected, once; when it reaches BanScore only with soft
+// points the peer is disconnected and not banned.
 func (s *Session) Penalize(reason string, points int) {
 	s.mu.Lock()
 	s.decayLocked(s.now())
 	s.score += points
-	s.reasons[reason] += points
-	after := s.score
-	ban := !s.banned && after >= BanScore
-	if ban {
-		s.banned = true
+	if SoftReason(reason) {
+		s.soft += points
 	}
+	s.reasons[reason] += points
+	after, hard := s.score, s.score-s.soft
+	ban := !s.banned && hard >= BanScore
+	drop := !ban && !s.banned && !s.dropped && after >= BanScore
+	s.banned = s.banned || ban
+	s.dropped = s.dropped || drop
 	s.mu.Unlock()
-	if ban {
+	switch {
+	case ban:
 		s.log.Warn("banning peer", "reason", reason, "score", after)
 		s.handler.OnBan(s, reason)
 		s.Disconnect(wire.ReasonBanned, "banned: "+reason)
+	case drop:
+		s.log.Warn("disconnecting a slow peer", "reason", reason, "score", after, "proven", hard)
+		s.Disconnect(wire.ReasonNormal, "too slow: "+reason)
 	}
 }
 
