@@ -285,6 +285,7 @@ func (e *Engine) expire(now time.Time) {
 				_ = ps.p.SendTCP(&wire.CloseJob{JobID: j.id, Reason: reason})
 			}
 		}
+		j.clearFrags()
 		delete(e.jobs, id)
 		if reason == wire.CloseAbandoned {
 			// Remembered for a while, so the peers that opened it cannot

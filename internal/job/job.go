@@ -44,13 +44,14 @@ type job struct {
 
 	bytesIn, bytesOut, dupBytes int64
 	sentBeforeComplete          int64
-	bodyBytes, bodyCount        int64 // received bodies, for size estimates
-	fragBytes                   int   // bytes held in partial bodies
-	fromMempool                 int   // bodies taken from the mempool
-	shortLeaves                 int   // leaves named by short hashes and resolved
-	shortBytes                  int64 // encoded bytes of those leaf runs
-	bodyReqs                    int   // leaf groups whose bodies were requested
-	witnessRetries              int   // witness commitment mismatches seen
+	bodyBytes, bodyCount        int64          // received bodies, for size estimates
+	fragBytes                   int            // bytes held in partial bodies
+	fragBy                      map[PeerID]int // of which each sender's
+	fromMempool                 int            // bodies taken from the mempool
+	shortLeaves                 int            // leaves named by short hashes and resolved
+	shortBytes                  int64          // encoded bytes of those leaf runs
+	bodyReqs                    int            // leaf groups whose bodies were requested
+	witnessRetries              int            // witness commitment mismatches seen
 	wit                         witnessState
 	all                         *treestate.Set
 	pushPeers                   int // peers this node pushes the job to
@@ -121,12 +122,7 @@ func (j *job) peer(ps *peerState) *jobPeer {
 // dropPeer forgets a peer and releases its in-flight requests.
 func (j *job) dropPeer(id PeerID) {
 	delete(j.peers, id)
-	for k, fb := range j.frags {
-		if k.peer == id {
-			j.fragBytes -= len(fb.data)
-			delete(j.frags, k)
-		}
-	}
+	j.dropPeerFrags(id)
 	for k, r := range j.reqs {
 		if r.peer == id {
 			delete(j.reqs, k)
@@ -158,6 +154,7 @@ func newJob(header btcwire.BlockHeader, txCount uint32, now time.Time) (*job, er
 		tiers:      treestate.Tiers(shape),
 		peers:      make(map[PeerID]*jobPeer),
 		frags:      make(map[fragKey]*fragBuf),
+		fragBy:     make(map[PeerID]int),
 		reqs:       make(map[reqKey]*request),
 		lost:       make(map[reqKey]time.Time),
 		shortWait:  make(map[uint32]*shortGroup),

@@ -20,6 +20,7 @@ type Metrics struct {
 	ShortUnresolved prometheus.Counter
 	JobsIgnored     prometheus.Counter
 	JobsExpired     prometheus.Counter
+	FragsDropped    prometheus.Counter
 }
 
 // NewMetrics creates the collectors and registers them with reg when reg is
@@ -47,10 +48,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "OPEN_JOBs ignored past the per-peer or global limit on incomplete jobs."}),
 		JobsExpired: prometheus.NewCounter(prometheus.CounterOpts{Name: "blocktorrent_jobs_expired_total",
 			Help: "Incomplete jobs abandoned after making no verified progress."}),
+		FragsDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "blocktorrent_fragments_dropped_total",
+			Help: "Body fragments dropped because partial bodies were at their limit (per job, per sender or in all)."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.JobsOpened, m.JobsCompleted, m.CompleteSeconds, m.Rejected, m.Duplicate,
-			m.Wasted, m.Dropped, m.Pushed, m.Served, m.DataOut, m.Requests, m.Timeouts, m.ShortUnresolved, m.JobsIgnored, m.JobsExpired)
+			m.Wasted, m.Dropped, m.Pushed, m.Served, m.DataOut, m.Requests, m.Timeouts, m.ShortUnresolved, m.JobsIgnored, m.JobsExpired,
+			m.FragsDropped)
 	}
 	return m
 }

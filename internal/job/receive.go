@@ -13,55 +13,10 @@ import (
 
 // Limits that bound what one peer can make the engine hold.
 const (
-	maxResponses   = 256      // pending responses per peer
-	maxFragBytes   = 16 << 20 // partial bodies per job
-	bodyTier       = 255      // pushIdx key for bodies
-	maxServedNodes = 4096     // nodes per GET_NODES, as the spec limits
+	maxResponses   = 256  // pending responses per peer
+	bodyTier       = 255  // pushIdx key for bodies
+	maxServedNodes = 4096 // nodes per GET_NODES, as the spec limits
 )
-
-// fragKey names a partial body: the leaf and the peer sending it. Each
-// sender's fragments are reassembled apart, so a liar's bytes never mix
-// into an honest sender's body (which would then fail its txid and get
-// the honest sender scored), and a liar announcing another TOTAL for a
-// leaf resets only its own buffer.
-type fragKey struct {
-	leaf uint32
-	peer PeerID
-}
-
-// fragBuf reassembles one transaction body from fragments.
-type fragBuf struct {
-	data []byte
-	have []span // received byte ranges, sorted and merged
-}
-
-type span struct{ lo, hi uint32 }
-
-// held returns how many bytes of the body have arrived.
-func (f *fragBuf) held() uint32 {
-	n := uint32(0)
-	for _, h := range f.have {
-		n += h.hi - h.lo
-	}
-	return n
-}
-
-// add records data at off and reports whether the body is complete.
-func (f *fragBuf) add(off uint32, data []byte) bool {
-	copy(f.data[off:], data)
-	s := span{off, off + uint32(len(data))}
-	out := f.have[:0:0]
-	for _, h := range f.have {
-		if h.hi < s.lo || h.lo > s.hi {
-			out = append(out, h)
-			continue
-		}
-		s.lo, s.hi = min(s.lo, h.lo), max(s.hi, h.hi)
-	}
-	out = append(out, s)
-	f.have = out
-	return len(out) == 1 && out[0].lo == 0 && out[0].hi == uint32(len(f.data))
-}
 
 // unsolicited accounts an unrequested datagram and reports whether it is
 // within what this node accepts from the peer for the job.
@@ -294,7 +249,7 @@ func (e *Engine) onTxs(ps *peerState, m *wire.Txs, size int, now time.Time) {
 		jp.told.AddBody(f.Leaf)
 		useful = useful || stored
 		if stored {
-			e.dropFrags(j, f.Leaf)
+			j.dropFrags(f.Leaf)
 			j.progressAt = now
 			j.bodyBytes += int64(len(body))
 			j.bodyCount++
@@ -309,49 +264,6 @@ func (e *Engine) onTxs(ps *peerState, m *wire.Txs, size int, now time.Time) {
 	jp.timeouts = 0
 	e.verified(j, now)
 	e.settleRequests(j, now)
-}
-
-// reassemble adds a fragment and returns the whole body once complete, and
-// whether the fragment brought bytes not held before.
-func (e *Engine) reassemble(j *job, from PeerID, f wire.TxFragment) ([]byte, bool) {
-	if f.Offset == 0 && int(f.Total) == len(f.Data) {
-		return f.Data, true
-	}
-	key := fragKey{f.Leaf, from}
-	fb := j.frags[key]
-	if fb != nil && len(fb.data) != int(f.Total) {
-		j.fragBytes -= len(fb.data)
-		delete(j.frags, key)
-		fb = nil
-	}
-	if fb == nil {
-		if j.fragBytes+int(f.Total) > maxFragBytes {
-			return nil, false
-		}
-		fb = &fragBuf{data: make([]byte, f.Total)}
-		j.frags[key] = fb
-		j.fragBytes += int(f.Total)
-	}
-	before := fb.held()
-	if !fb.add(f.Offset, f.Data) {
-		return nil, fb.held() > before
-	}
-	delete(j.frags, key)
-	j.fragBytes -= len(fb.data)
-	return fb.data, true
-}
-
-// dropFrags forgets every sender's partial body of leaf (it is stored).
-func (e *Engine) dropFrags(j *job, leaf uint32) {
-	if len(j.frags) == 0 {
-		return
-	}
-	for id := range j.peers {
-		if fb, ok := j.frags[fragKey{leaf, id}]; ok {
-			j.fragBytes -= len(fb.data)
-			delete(j.frags, fragKey{leaf, id})
-		}
-	}
 }
 
 // onJobState records what a peer has and acknowledges it.

@@ -610,8 +610,7 @@ func (e *Engine) complete(j *job, now time.Time) {
 	j.block = blk
 	j.completeAt = now
 	j.reqs = map[reqKey]*request{}
-	j.frags = map[fragKey]*fragBuf{}
-	j.fragBytes = 0
+	j.clearFrags()
 	e.m.JobsCompleted.Inc()
 	if !j.firstData.IsZero() {
 		e.m.CompleteSeconds.Observe(now.Sub(j.firstData).Seconds())
