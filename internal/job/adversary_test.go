@@ -194,6 +194,9 @@ type adversaryNet struct {
 	out                 *attacker // what the attacker sends the victim
 }
 
+// tooEasyBits is a regtest difficulty the victim's CheckHeader rejects.
+const tooEasyBits = 0x207ffffe
+
 // Peer ids: the victim knows the source as 1 and the attacker as 2.
 const (
 	sourceID   PeerID = 1
@@ -207,9 +210,21 @@ func newAdversaryNet(ctx context.Context, push bool, sourceRate float64, out *at
 	engine := func(push bool, got chan *btcwire.MsgBlock, m *Metrics) *Engine {
 		local := wire.DefaultSetParams()
 		local.MaxUnsolicited = wire.NoLimit
+		var check func(*btcwire.BlockHeader) error
+		if got != nil {
+			// The victim's chain rule (the node's pow.CheckContext) in
+			// miniature: one marked difficulty is too easy.
+			check = func(h *btcwire.BlockHeader) error {
+				if h.Bits == tooEasyBits {
+					return pow.ErrTooEasy
+				}
+				return nil
+			}
+		}
 		e := New(Config{
 			PowLimit: chaincfg.RegressionNetParams.PowLimit, Local: local, Push: push,
-			Log: slog.New(slog.DiscardHandler), Metrics: m,
+			CheckHeader: check,
+			Log:         slog.New(slog.DiscardHandler), Metrics: m,
 			OnBlock: func(b *btcwire.MsgBlock) {
 				if got != nil {
 					got <- b
@@ -298,6 +313,20 @@ func TestAdversary(t *testing.T) {
 				limit := chaincfg.RegressionNetParams.PowLimit
 				for pow.Check(&m.Header, limit) == nil {
 					m.Header.Nonce++
+				}
+				n.inject(m)
+			},
+			reason: ReasonBadPoW,
+		},
+		{
+			// Valid proof of work, but easier than the victim's chain
+			// allows (a minimum-difficulty header on mainnet).
+			name: "header too easy for the chain", txs: 300, push: true, sourceRate: 50e6 / 8,
+			before: func(t *testing.T, n *adversaryNet) {
+				m := openJobFor(t, bogusBlocks(t, 1, 8)[0])
+				m.Header.Bits = tooEasyBits
+				if err := blockgen.Solve(&m.Header); err != nil {
+					t.Fatal(err)
 				}
 				n.inject(m)
 			},

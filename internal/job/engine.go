@@ -17,6 +17,11 @@ import (
 type Config struct {
 	// PowLimit is the network's proof-of-work limit.
 	PowLimit *big.Int
+	// CheckHeader, if set, checks a peer's OPEN_JOB header against the
+	// chain after its proof of work (e.g. pow.CheckContext: bits no easier
+	// than the chain allows). It runs on the engine goroutine and must be
+	// fast; an error scores the peer bad-pow and the job is not opened.
+	CheckHeader func(*btcwire.BlockHeader) error
 	// Local is what this node accepts from peers; it is also what the
 	// node sends in SET_PARAMS (MaxUnsolicited is enforced per job).
 	Local wire.SetParams

@@ -293,6 +293,12 @@ func (e *Engine) onOpenJob(ps *peerState, m *wire.OpenJob, now time.Time) {
 		e.penalize(ps, ReasonBadPoW, err)
 		return
 	}
+	if e.cfg.CheckHeader != nil {
+		if err := e.cfg.CheckHeader(&m.Header); err != nil {
+			e.penalize(ps, ReasonBadPoW, err)
+			return
+		}
+	}
 	if !e.admitJob(ps, now) {
 		return
 	}

@@ -23,11 +23,12 @@ type chain struct {
 type chainNode struct {
 	hash   chainhash.Hash
 	height uint32
+	bits   uint32
 	work   *big.Int
 }
 
 func newChain(p *chaincfg.Params) *chain {
-	g := &chainNode{hash: *p.GenesisHash, work: pow.Work(p.GenesisBlock.Header.Bits)}
+	g := &chainNode{hash: *p.GenesisHash, bits: p.GenesisBlock.Header.Bits, work: pow.Work(p.GenesisBlock.Header.Bits)}
 	return &chain{nodes: map[chainhash.Hash]*chainNode{g.hash: g}, best: g}
 }
 
@@ -43,7 +44,7 @@ func (c *chain) add(h *btcwire.BlockHeader) bool {
 	if !ok {
 		return false
 	}
-	n := &chainNode{hash: hash, height: parent.height + 1, work: new(big.Int).Add(parent.work, pow.Work(h.Bits))}
+	n := &chainNode{hash: hash, height: parent.height + 1, bits: h.Bits, work: new(big.Int).Add(parent.work, pow.Work(h.Bits))}
 	c.nodes[hash] = n
 	if n.work.Cmp(c.best.work) > 0 {
 		c.best = n
@@ -56,4 +57,15 @@ func (c *chain) tip() (chainhash.Hash, uint32, *big.Int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.best.hash, c.best.height, new(big.Int).Set(c.best.work)
+}
+
+// refBits returns the bits of the parent of h if known, else of the best
+// block: the reference of pow.CheckContext.
+func (c *chain) refBits(h *btcwire.BlockHeader) uint32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p, ok := c.nodes[h.PrevBlock]; ok {
+		return p.bits
+	}
+	return c.best.bits
 }

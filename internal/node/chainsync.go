@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"sync"
 
+	"github.com/blocktorrent/blocktorrent/internal/pow"
 	"github.com/blocktorrent/blocktorrent/internal/session"
 	"github.com/blocktorrent/blocktorrent/internal/store"
 	chainsync "github.com/blocktorrent/blocktorrent/internal/sync"
@@ -78,6 +79,29 @@ func (n *Node) tip() (chainhash.Hash, uint32, *big.Int) {
 		return h, uint32(max(height, 0)), work
 	}
 	return n.chain.tip()
+}
+
+// checkHeader checks a peer's OPEN_JOB header against the chain
+// (job.Config.CheckHeader, on the engine goroutine): on networks without
+// minimum-difficulty blocks its bits may be at most pow.MaxRetarget times
+// easier than its parent's, or the best block's when the parent is
+// unknown. Testnets and regtest allow minimum-difficulty blocks and skip
+// it.
+func (n *Node) checkHeader(h *btcwire.BlockHeader) error {
+	if n.params.ReduceMinDifficulty {
+		return nil
+	}
+	ref := n.chain.refBits(h)
+	if n.cs != nil {
+		if p, err := n.cs.st.Header(h.PrevBlock); err == nil {
+			ref = p.Bits
+		} else if tip, _, _ := n.cs.st.Tip(); tip != (chainhash.Hash{}) {
+			if t, err := n.cs.st.Header(tip); err == nil {
+				ref = t.Bits
+			}
+		}
+	}
+	return pow.CheckContext(h.Bits, ref)
 }
 
 // startChain starts the store writer and the downloader (from Start).

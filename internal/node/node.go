@@ -109,13 +109,14 @@ func New(cfg Config) (*Node, error) {
 	}
 	n.pool = mempool.New(opts...)
 	n.engine = job.New(job.Config{
-		Mempool:  n.pool,
-		PowLimit: params.PowLimit,
-		Local:    cfg.Params,
-		Push:     cfg.Push,
-		OnBlock:  n.onBlock,
-		Log:      cfg.Log,
-		Metrics:  job.NewMetrics(n.reg),
+		Mempool:     n.pool,
+		PowLimit:    params.PowLimit,
+		CheckHeader: n.checkHeader,
+		Local:       cfg.Params,
+		Push:        cfg.Push,
+		OnBlock:     n.onBlock,
+		Log:         cfg.Log,
+		Metrics:     job.NewMetrics(n.reg),
 	})
 	return n, nil
 }
