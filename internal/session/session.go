@@ -255,14 +255,17 @@ func (s *Session) Penalize(reason string, points int) {
 	s.banned = s.banned || ban
 	s.dropped = s.dropped || drop
 	s.mu.Unlock()
+	// Disconnect writes to the peer and may wait up to a second (a peer
+	// that does not read, a link that flushes): never on the caller's
+	// goroutine, which is often the job engine's.
 	switch {
 	case ban:
 		s.log.Warn("banning peer", "reason", reason, "score", after)
 		s.handler.OnBan(s, reason)
-		s.Disconnect(wire.ReasonBanned, "banned: "+reason)
+		go s.Disconnect(wire.ReasonBanned, "banned: "+reason)
 	case drop:
 		s.log.Warn("disconnecting a slow peer", "reason", reason, "score", after, "proven", hard)
-		s.Disconnect(wire.ReasonNormal, "too slow: "+reason)
+		go s.Disconnect(wire.ReasonNormal, "too slow: "+reason)
 	}
 }
 
