@@ -21,6 +21,9 @@
 // relay whose parent is unknown (the peers moved on since they connected),
 // Orphan starts the same backward header download from that block at one
 // peer that serves blocks, without the TD check (there is no claim to check).
+// One such hint is followed at a time; the others wait in a short queue
+// (newest first), and a hint a peer does not know yet is tried at the other
+// peers, in a few rounds, so the last block of a burst is not lost.
 //
 // # One work pool
 //

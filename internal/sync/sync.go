@@ -121,6 +121,7 @@ type Syncer struct {
 	doneBlks     int64
 	doneBytes    int64
 	statusReq    chan chan Status
+	orphans      []*orphanHint // queued Orphan hints, oldest first
 }
 
 type hdr struct {
@@ -243,8 +244,10 @@ func (s *Syncer) Run(ctx context.Context) {
 			c <- s.status()
 			continue
 		}
-		s.assign(time.Now())
+		now := time.Now()
+		s.assign(now)
 		s.feedWriter()
+		s.nextOrphan(now)
 	}
 }
 
@@ -382,36 +385,99 @@ func (s *Syncer) addPeer(p Peer, v *wire.BTVersion) {
 // parent is unknown: peers that were not ahead when they connected may have
 // moved on since. It downloads the headers back from hash from one peer that
 // serves blocks (no TD to check: the proof of work and the links are), and
-// then the blocks.
+// then the blocks. Such hints wait in a short queue while another is being
+// followed, and a hint that a peer does not know is tried at the others, so
+// none is lost (the last block of a burst is often the one whose parent is
+// still on its way).
 func (s *Syncer) Orphan(hash chainhash.Hash) {
 	s.post(func() { s.orphan(hash) })
+}
+
+// Bounds of the orphan hints.
+const (
+	maxOrphans      = 16                     // hints queued; the oldest go first
+	orphanRounds    = 5                      // rounds of every peer a hint gets
+	orphanRoundWait = 500 * time.Millisecond // between two rounds
+)
+
+// orphanHint is a queued Orphan hash.
+type orphanHint struct {
+	hash      chainhash.Hash
+	tried     map[uint64]bool // peers asked in this round
+	rounds    int
+	notBefore time.Time
 }
 
 func (s *Syncer) orphan(hash chainhash.Hash) {
 	if s.known(hash) {
 		return
 	}
-	var pick *peerState
-	for _, ps := range s.peers {
-		if ps.hdl != nil {
-			if ps.hdl.hint {
-				return // one at a time; the next orphan tries again
-			}
-			continue
-		}
-		if ps.dropped || ps.services&wire.ServiceBlocks == 0 {
-			continue
-		}
-		if pick == nil || ps.td.Cmp(pick.td) > 0 {
-			pick = ps
+	for _, o := range s.orphans {
+		if o.hash == hash {
+			return
 		}
 	}
-	if pick == nil {
+	if len(s.orphans) >= maxOrphans {
+		s.orphans = s.orphans[1:]
+	}
+	s.orphans = append(s.orphans, &orphanHint{hash: hash, tried: map[uint64]bool{}})
+	s.nextOrphan(time.Now())
+}
+
+// nextOrphan follows the newest queued hint (its headers lead back through
+// the older ones of the same chain) unless one is being followed already.
+func (s *Syncer) nextOrphan(now time.Time) {
+	if len(s.orphans) == 0 {
 		return
 	}
-	s.log.Info("block with unknown parent; syncing headers", "block", hash, "peer", pick.p)
-	pick.hdl = &headerDownload{cursor: hash, cursorHeight: math.MaxInt32, seen: map[chainhash.Hash]bool{}, hint: true}
-	s.requestHeaders(pick)
+	for _, ps := range s.peers {
+		if ps.hdl != nil && ps.hdl.hint {
+			return // one at a time
+		}
+	}
+	for len(s.orphans) > 0 {
+		o := s.orphans[len(s.orphans)-1]
+		if s.known(o.hash) {
+			s.orphans = s.orphans[:len(s.orphans)-1]
+			continue
+		}
+		if now.Before(o.notBefore) {
+			return
+		}
+		var pick *peerState
+		untried := false
+		for _, ps := range s.peers {
+			if ps.dropped || ps.services&wire.ServiceBlocks == 0 || o.tried[ps.p.ID()] {
+				continue
+			}
+			untried = true
+			if ps.hdl != nil {
+				continue // busy with its own headers; maybe later
+			}
+			if pick == nil || ps.td.Cmp(pick.td) > 0 {
+				pick = ps
+			}
+		}
+		if pick == nil {
+			if !untried && len(o.tried) > 0 {
+				// Every peer was asked and none knew the block (yet):
+				// another round a little later, within bounds.
+				o.rounds++
+				if o.rounds >= orphanRounds {
+					s.orphans = s.orphans[:len(s.orphans)-1]
+					continue
+				}
+				clear(o.tried)
+				o.notBefore = now.Add(orphanRoundWait)
+			}
+			return
+		}
+		o.tried[pick.p.ID()] = true
+		s.log.Info("block with unknown parent; syncing headers", "block", o.hash, "peer", pick.p)
+		pick.hdl = &headerDownload{cursor: o.hash, cursorHeight: math.MaxInt32, seen: map[chainhash.Hash]bool{}, hint: true}
+		s.requestHeaders(pick)
+		return
+	}
 }
 
 func (s *Syncer) requestHeaders(ps *peerState) {
