@@ -110,11 +110,20 @@ func (n *Node) onAddr(s *session.Session, m *wire.BTAddr) {
 	}
 }
 
+// Discovery pacing, in discover ticks (about one RedialInterval each).
+const (
+	feelerEvery  = 8  // at the target: one extra dial this often
+	refreshEvery = 30 // ask a random peer for addresses this often
+)
+
 // discover runs while the node does (its own goroutine): every
 // RedialInterval, if fewer than TargetPeers peers are connected, it dials
 // one learnt address that is not connected, being dialled or banned, and,
-// if it has none, asks a peer for more.
+// if it has none, asks a peer for more. Up to twice TargetPeers it dials
+// a feeler every feelerEvery ticks, and it refreshes its addresses every
+// refreshEvery ticks.
 func (n *Node) discover(ctx context.Context) {
+	tick := 0
 	for {
 		// A random wait of 0.5 to 1.5 intervals keeps nodes that started
 		// together from dialling each other in step.
@@ -136,7 +145,18 @@ func (n *Node) discover(ctx context.Context) {
 			all = append(all, s)
 		}
 		n.mu.Unlock()
-		if peers >= n.cfg.TargetPeers {
+		tick++
+		if len(all) > 0 && tick%refreshEvery == 0 {
+			// Keep the book fresh (askAddrs asks a session at most once
+			// a minute).
+			n.askAddrs(all[rand.IntN(len(all))])
+		}
+		// Below the target, dial every tick. At or above it, up to twice
+		// the target, dial a feeler every feelerEvery ticks: churn can
+		// split the overlay into parts whose nodes all have enough
+		// peers, and only connections beyond the target join them again.
+		feeler := peers >= n.cfg.TargetPeers && peers < 2*n.cfg.TargetPeers && tick%feelerEvery == 0
+		if peers >= n.cfg.TargetPeers && !feeler {
 			continue
 		}
 		self := netip.AddrPortFrom(n.ip, n.port)
