@@ -226,6 +226,31 @@ func tail(path string) string {
 	return strings.Join(lines[max(0, len(lines)-40):], "\n")
 }
 
+// judgePenalties fails the test if a node has banned a peer or scored one
+// for misbehaviour, and reports whether all was well. Points for slowness
+// (session.SoftReason: "stall") are logged, not failed, unless
+// BLOCKTORRENT_KILL_STRICT is set: the job engine scores them on honest
+// peers that are busy catching up or under CPU load, and they never ban.
+func judgePenalties(t *testing.T, name string, st node.Status) bool {
+	t.Helper()
+	strict := os.Getenv("BLOCKTORRENT_KILL_STRICT") != ""
+	ok := len(st.Bans) == 0
+	if !ok {
+		t.Errorf("%s banned %+v", name, st.Bans)
+	}
+	for _, p := range st.Peers {
+		for reason, points := range p.Penalties {
+			if session.SoftReason(reason) && !strict {
+				t.Logf("%s scored %s %d %s points (soft)", name, p.Address, points, reason)
+				continue
+			}
+			ok = false
+			t.Errorf("%s scored %s %d %s points", name, p.Address, points, reason)
+		}
+	}
+	return ok
+}
+
 // dumpLogs logs the warnings and the chain download's lines of every log
 // in dir.
 func dumpLogs(t *testing.T, dir string) {
@@ -565,26 +590,8 @@ func TestKillRelayMidJob(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	// Points for slowness (session.SoftReason: "stall") are logged, not
-	// failed, unless BLOCKTORRENT_KILL_STRICT is set: the job engine scores
-	// them on honest peers under CPU load (see the report of this test).
-	strict := os.Getenv("BLOCKTORRENT_KILL_STRICT") != ""
 	judge := func(name string, st node.Status) {
-		bad := len(st.Bans) > 0
-		if bad {
-			t.Errorf("%s banned %+v", name, st.Bans)
-		}
-		for _, p := range st.Peers {
-			for reason, points := range p.Penalties {
-				if session.SoftReason(reason) && !strict {
-					t.Logf("%s scored %s %d %s points (soft)", name, p.Address, points, reason)
-					continue
-				}
-				bad = true
-				t.Errorf("%s penalised %s: %v", name, p.Address, p.Penalties)
-			}
-		}
-		if bad && name != "R1" {
+		if !judgePenalties(t, name, st) && name != "R1" {
 			t.Logf("%s's log:\n%s", name, tail(logOf(name)))
 		}
 	}
