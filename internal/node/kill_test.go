@@ -375,7 +375,10 @@ func checkStoreChain(t *testing.T, dir string, chain []*btcwire.MsgBlock, raws [
 // blocks keep coming. S and K, which dial R1, must notice the dead session
 // and dial it again. In the end every node holds every block, byte for
 // byte, R1 included (it catches up by chain download after each restart),
-// and no honest node has penalised or banned another.
+// and no honest node has banned another or scored it for misbehaviour
+// (points for slowness are logged: see judgePenalties). J, which joins
+// mid-stream, must complete later blocks by relay and download the earlier
+// ones.
 func TestKillRelayMidJob(t *testing.T) {
 	if os.Getenv(envKillDir) != "" {
 		t.Skip("in the child")
