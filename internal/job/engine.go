@@ -220,13 +220,7 @@ func (e *Engine) handle(from PeerID, m wire.Message, size int, now time.Time) {
 	if ps == nil {
 		return
 	}
-	if id, ok := jobIDOf(m); ok {
-		if j := e.jobs[id]; j != nil {
-			if jp := j.peers[from]; jp != nil {
-				jp.lastRecv = now
-			}
-		}
-	}
+	ps.lastRecv = now
 	switch m := m.(type) {
 	case *wire.OpenJob:
 		e.onOpenJob(ps, m, now)
@@ -253,6 +247,7 @@ func (e *Engine) handle(from PeerID, m wire.Message, size int, now time.Time) {
 // paced sends, and returns how long the engine may sleep.
 func (e *Engine) step(now time.Time) time.Duration {
 	wait := 100 * time.Millisecond
+	e.sumInflight()
 	for _, id := range e.order {
 		j := e.jobs[id]
 		if j == nil {
@@ -309,27 +304,4 @@ func (e *Engine) expire(now time.Time) {
 			delete(e.recent, h)
 		}
 	}
-}
-
-// jobIDOf returns the job a message is about.
-func jobIDOf(m wire.Message) (wire.JobID, bool) {
-	switch m := m.(type) {
-	case *wire.OpenJob:
-		return m.JobID(), true
-	case *wire.CloseJob:
-		return m.JobID, true
-	case *wire.JobState:
-		return m.JobID, true
-	case *wire.JobStateAck:
-		return m.JobID, true
-	case *wire.GetNodes:
-		return m.JobID, true
-	case *wire.Nodes:
-		return m.JobID, true
-	case *wire.GetTxs:
-		return m.JobID, true
-	case *wire.Txs:
-		return m.JobID, true
-	}
-	return wire.JobID{}, false
 }

@@ -87,12 +87,10 @@ type jobPeer struct {
 	bodyOff       uint32           // fragment cursor: next offset
 	inflight      int              // outstanding request bytes (estimate)
 	timeouts      int              // requests to it that timed out in a row
-	stallAt       time.Time
-	unanswered    int       // request batches timed out since its last response datagram
-	missFrom      time.Time // send time of the first batch counted in unanswered
-	missedAt      time.Time // send time of the last batch counted in unanswered
-	liar          bool      // announced data it did not deliver: trust only what it sent
-	lastRecv      time.Time // last message of any kind about this job from it
+	unanswered    int              // request batches timed out since its last response datagram
+	missFrom      time.Time        // send time of the first batch counted in unanswered
+	missedAt      time.Time        // send time of the last batch counted in unanswered
+	liar          bool             // announced data it did not deliver: trust only what it sent
 }
 
 // peer returns (creating) the per-job view of ps.

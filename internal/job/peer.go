@@ -71,6 +71,15 @@ type peerState struct {
 	rr     int           // round-robin position over jobs for pushes
 	srt    time.Duration // smoothed request-to-response time
 	srtVar time.Duration
+	// lastRecv is when the peer last sent anything for any job; stallAt
+	// when it was last scored `stall` (at most once a second per peer,
+	// however many jobs time out at once).
+	lastRecv time.Time
+	stallAt  time.Time
+	// inflightAll is the estimate of request bytes outstanding to the
+	// peer over all jobs, summed at the start of each engine step: a
+	// request waits behind all of them, not only its own job's.
+	inflightAll int
 	// excess counts OPEN_JOBs ignored past the job limits, decaying
 	// (see admitJob); excessAt is when it was last updated.
 	excess   float64
@@ -107,4 +116,19 @@ func (ps *peerState) refillTokens(now time.Time) {
 // payloadRoom returns the payload bytes one datagram to this peer can carry.
 func (ps *peerState) payloadRoom() int {
 	return ps.p.MaxDatagram() - wire.DatagramHeaderSize
+}
+
+// sumInflight sets every peer's inflightAll from the jobs' per-peer
+// estimates (once per engine step).
+func (e *Engine) sumInflight() {
+	for _, ps := range e.peers {
+		ps.inflightAll = 0
+	}
+	for _, j := range e.jobs {
+		for id, jp := range j.peers {
+			if ps := e.peers[id]; ps != nil && jp.inflight > 0 {
+				ps.inflightAll += jp.inflight
+			}
+		}
+	}
 }

@@ -171,12 +171,13 @@ func (e *Engine) request(j *job, now time.Time) time.Duration {
 			jp.inflight -= r.bytes
 			jp.timeouts++
 			e.m.Timeouts.Inc()
-			// A stall is four timeouts in a row during which the peer sent
-			// nothing at all for the job (a lossy but live peer still
-			// acknowledges and answers), scored at most once a second.
-			if jp.timeouts >= 4 && now.Sub(jp.lastRecv) > to && now.Sub(jp.stallAt) > time.Second {
+			// A stall is four timeouts in a row for the job during which
+			// the peer sent nothing at all, for any job (a lossy but live
+			// peer still acknowledges and answers; a busy one is serving
+			// other jobs), scored at most once a second per peer.
+			if jp.timeouts >= 4 && now.Sub(ps.lastRecv) > to && now.Sub(ps.stallAt) > time.Second {
 				jp.timeouts = 0
-				jp.stallAt = now
+				ps.stallAt = now
 				e.penalize(ps, ReasonStall, errors.New("four requests in a row unanswered"))
 			}
 			e.unanswered(j, ps, jp, r, now)
@@ -494,10 +495,11 @@ func (e *Engine) track(j *job, ps *peerState, key reqKey, start, count uint32, b
 }
 
 // timeout is how long a request to ps may take: two round trips, the time
-// to drain what is already outstanding to it, and a margin.
+// to drain what is already outstanding to it (for every job), and a
+// margin.
 func (e *Engine) timeout(ps *peerState, jp *jobPeer) time.Duration {
 	rate := max(ps.p.PaceRate(), 1)
-	drain := time.Duration(float64(jp.inflight) / rate * 1.5 * float64(time.Second))
+	drain := time.Duration(float64(max(jp.inflight, ps.inflightAll)) / rate * 1.5 * float64(time.Second))
 	base := 2*ps.p.RTT() + drain + 30*time.Millisecond
 	if ps.srt > 0 {
 		base = max(base, ps.srt+4*ps.srtVar+10*time.Millisecond)
