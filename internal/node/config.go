@@ -61,6 +61,9 @@ type Config struct {
 	RedialInterval time.Duration
 	// BanDuration is how long a banned address stays banned (default 24 h).
 	BanDuration time.Duration
+	// IdleTimeout ends a session after that long without anything from
+	// the peer (default session.DefaultIdleTimeout, 30 s; negative: never).
+	IdleTimeout time.Duration
 }
 
 // DefaultConfig returns a configuration with the defaults of

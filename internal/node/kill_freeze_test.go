@@ -20,13 +20,14 @@ import (
 )
 
 // TestKillFrozenRelay: the relay R1 of S ── R1/R2 ── K (R1 a child process)
-// is frozen with SIGSTOP while it has a job open, so its sessions stay up
-// but it answers nothing, as a host that hangs or drops off the network
-// without closing its connections. Blocks keep coming: S, R2 and K must
-// complete every one of them without R1 (the jobs route around the silent
-// peer). Then R1 is killed while frozen, restarted on the same data
-// directory and address, and must catch up; nobody is banned or scored
-// for anything but slowness.
+// is frozen with SIGSTOP while it has a job open, so its connections stay
+// open but it answers nothing, as a host that hangs or drops off the
+// network without closing its connections. Blocks keep coming: S, R2 and K
+// must complete every one of them without R1 (the jobs route around the
+// silent peer), and S and K must end their sessions with it once it has
+// been silent for their idle timeout (killIdle). Then R1 is killed while
+// frozen, restarted on the same data directory and address, and must
+// catch up; nobody is banned or scored for anything but slowness.
 func TestKillFrozenRelay(t *testing.T) {
 	if os.Getenv(envKillDir) != "" {
 		t.Skip("in the child")
@@ -127,6 +128,16 @@ func TestKillFrozenRelay(t *testing.T) {
 	}
 	t.Logf("%v: S, R2 and K hold all %d blocks, %v after R1 froze; S has %d and K %d sessions with it still",
 		since(), len(chain), time.Since(frozenAt).Round(time.Millisecond), peersAt(t, ctx, src, ipR1), peersAt(t, ctx, sink, ipR1))
+
+	// Silent past the idle timeout: S and K drop R1 (their redials hang
+	// in the handshake, which a stopped process never answers).
+	for i := 0; peersAt(t, ctx, src, ipR1)+peersAt(t, ctx, sink, ipR1) > 0; i++ {
+		if i > 1500 || ctx.Err() != nil {
+			t.Fatalf("S or K kept a session with the frozen R1 %v after it froze (idle timeout %v)", time.Since(frozenAt).Round(time.Millisecond), killIdle)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("%v: S and K dropped the frozen R1 %v after it froze (idle timeout %v)", since(), time.Since(frozenAt).Round(time.Millisecond), killIdle)
 
 	// Killed while frozen, restarted: R1 catches up.
 	r1.kill(t)

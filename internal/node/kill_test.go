@@ -56,6 +56,12 @@ const (
 // ~400 KB block takes a few hundred milliseconds per hop.
 var killLink = linkemu.Profile{Delay: 5 * time.Millisecond, Jitter: time.Millisecond, RateBps: 12e6}
 
+// killIdle is the in-process nodes' idle timeout: a peer that answers
+// nothing (not even the ping sent every second) for this long is
+// disconnected (30 s by default; short here so a frozen relay is dropped
+// within the test).
+const killIdle = 4 * time.Second
+
 // TestKillRelayChild is the relay that TestKillRelayMidJob runs in a child
 // process and kills; it is skipped otherwise. It reports on stdout, one
 // line each: "up ADDR STATUSADDR" once listening, "tip HEIGHT HASH" when its
@@ -300,6 +306,7 @@ func startRegtest(t *testing.T, ctx context.Context, dir string, ip netip.Addr, 
 	cfg := node.DefaultConfig()
 	cfg.Network, cfg.DataDir, cfg.Listen = "regtest", dir, netip.AddrPortFrom(ip, 0).String()
 	cfg.RedialInterval = 200 * time.Millisecond
+	cfg.IdleTimeout = killIdle
 	cfg.Link = func(netip.Addr) linkemu.Profile { return killLink }
 	logf, err := os.Create(logPath)
 	if err != nil {

@@ -139,6 +139,7 @@ func (n *Node) Start(ctx context.Context) error {
 		UserAgent:    "/blocktorrent:0.1.0/",
 		Tip:          n.tip,
 		Params:       n.cfg.Params,
+		IdleTimeout:  n.cfg.IdleTimeout,
 	}
 	n.startChain(ctx)
 	n.goFunc(func() { n.engine.Run(ctx) })

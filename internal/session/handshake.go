@@ -50,8 +50,25 @@ type Local struct {
 	// down by one point: 0 means DefaultScoreDecay, a negative value
 	// turns decay off.
 	ScoreDecay time.Duration
+	// IdleTimeout disconnects a peer from which nothing (no frame, no
+	// datagram: not even the PONG of the ping sent every second) has
+	// arrived for that long, e.g. a host that hung without closing its
+	// connections: 0 means DefaultIdleTimeout, a negative value turns it
+	// off.
+	IdleTimeout time.Duration
 
 	now func() time.Time // the score's clock (tests); nil means time.Now
+}
+
+// idleTimeout returns the idle timeout in force (0: none).
+func (l *Local) idleTimeout() time.Duration {
+	switch {
+	case l.IdleTimeout == 0:
+		return DefaultIdleTimeout
+	case l.IdleTimeout < 0:
+		return 0
+	}
+	return l.IdleTimeout
 }
 
 // scoreClock returns the score's decay step (0: no decay) and clock.

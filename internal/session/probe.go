@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -63,6 +64,13 @@ func (s *Session) probe(ctx context.Context) {
 		case <-s.done:
 			return
 		case <-t.C:
+			if idle := s.local.idleTimeout(); idle > 0 {
+				if quiet := time.Since(time.Unix(0, s.heard.Load())); quiet > idle {
+					s.log.Warn("disconnecting an idle peer", "quiet", quiet.Round(time.Millisecond))
+					s.Disconnect(wire.ReasonNormal, fmt.Sprintf("nothing heard for %v", quiet.Round(time.Second)))
+					return
+				}
+			}
 			s.ping()
 			s.finishProbes(false)
 		}

@@ -44,6 +44,10 @@ func SoftReason(reason string) bool { return reason == "stall" }
 // misbehaviour faster than that still adds up to BanScore.
 const DefaultScoreDecay = time.Minute
 
+// DefaultIdleTimeout is how long a session may go without hearing
+// anything from its peer (which pings every second) before it ends.
+const DefaultIdleTimeout = 30 * time.Second
+
 // sendQueue bounds the TCP writer's queue.
 const sendQueue = 1024
 
@@ -90,6 +94,7 @@ type Session struct {
 	now     func() time.Time
 
 	tcpIn, tcpOut atomic.Int64
+	heard         atomic.Int64 // unix nanoseconds of the last frame or datagram from the peer
 }
 
 type arrival struct {
@@ -120,6 +125,7 @@ func Open(ctx context.Context, conn net.Conn, sock *transport.Socket, l *Local, 
 		reasons: make(map[string]int),
 	}
 	s.decay, s.now = l.scoreClock()
+	s.heard.Store(time.Now().UnixNano())
 	s.log = log.With("peer", s.String())
 	def := wire.DefaultSetParams()
 	s.params.Store(&def)
@@ -366,6 +372,7 @@ func (s *Session) Run(ctx context.Context) error {
 			return s.Err()
 		}
 		s.tcpIn.Add(int64(len(payload) + wire.FrameHeaderSize))
+		s.heard.Store(time.Now().UnixNano())
 		if !t.Known() {
 			continue // forward compatibility (§4.1)
 		}
@@ -448,6 +455,7 @@ func (s *Session) handleTCP(m wire.Message, size int) error {
 
 // handleDatagram is the transport's handler for this session's datagrams.
 func (s *Session) handleDatagram(_ *transport.Binding, h wire.DatagramHeader, payload []byte) {
+	s.heard.Store(time.Now().UnixNano())
 	size := len(payload) + wire.DatagramHeaderSize
 	// payload aliases the socket's read buffer; decoded messages alias
 	// their payload and travel to other goroutines, so copy it.
