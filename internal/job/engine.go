@@ -154,7 +154,7 @@ func (e *Engine) call(ctx context.Context, f func()) error {
 // offered to it at once.
 func (e *Engine) AddPeer(p Peer) {
 	e.do(func() {
-		ps := &peerState{p: p}
+		ps := &peerState{p: p, since: time.Now()}
 		e.peers[p.ID()] = ps
 		// Offer the newest jobs first, only those still moving or just
 		// finished, and no more than the peer accepts: completed jobs
@@ -164,7 +164,7 @@ func (e *Engine) AddPeer(p Peer) {
 		now, offered := time.Now(), 0
 		for k := len(e.order) - 1; k >= 0 && offered < jobLimit(p.Params()); k-- {
 			j := e.jobs[e.order[k]]
-			if j == nil || (!j.completeAt.IsZero() && now.Sub(j.completeAt) > freshJob) {
+			if j == nil || !catchUp(j, now) {
 				continue
 			}
 			e.offerJob(j, ps, now)

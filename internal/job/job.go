@@ -52,6 +52,7 @@ type job struct {
 	shortBytes                  int64          // encoded bytes of those leaf runs
 	bodyReqs                    int            // leaf groups whose bodies were requested
 	witnessRetries              int            // witness commitment mismatches seen
+	late                        bool           // opened from a catch-up offer (OPEN_JOB late flag)
 	wit                         witnessState
 	all                         *treestate.Set
 	pushPeers                   int // peers this node pushes the job to
@@ -258,6 +259,13 @@ func (e *Engine) offerJob(j *job, ps *peerState, now time.Time) {
 	if j.st.Complete() {
 		m.Flags |= wire.OpenJobHasBodies
 	}
+	if j.late || ps.since.After(j.openedAt) {
+		// A catch-up offer (the peer connected after the job opened
+		// here), or old news passed on: the peer must not offer it to
+		// its own later peers, or old blocks would circulate among
+		// joining nodes for ever.
+		m.Flags |= wire.OpenJobLate
+	}
 	// The UDP copy goes first, ahead of any paced data; the TCP copy makes
 	// sure it arrives.
 	ps.ctrl = append(ps.ctrl, udpOpenJob{m})
@@ -334,7 +342,8 @@ func (e *Engine) onOpenJob(ps *peerState, m *wire.OpenJob, now time.Time) {
 	if m.Flags&wire.OpenJobHasBodies != 0 {
 		jp.complete, jp.completeAt = true, now
 	}
-	e.log.Debug("job opened", "block", hash, "txs", m.TxCount, "from", ps.p)
+	j.late = m.Flags&wire.OpenJobLate != 0
+	e.log.Debug("job opened", "block", hash, "txs", m.TxCount, "from", ps.p, "late", j.late)
 	// Cut-through starts here: the header and lap are verified, so every
 	// other peer hears of the block now, before any leaf has arrived.
 	for _, other := range e.peers {
@@ -392,10 +401,20 @@ func (e *Engine) offerPending(now time.Time) {
 			if !j.completeAt.IsZero() && now.Sub(j.completeAt) > e.cfg.Linger/2 {
 				continue // old news: the chain download fills such gaps
 			}
+			if ps.since.After(j.openedAt) && !catchUp(j, now) {
+				continue // the peer joined later: only fresh news
+			}
 			e.offerJob(j, ps, now)
 			room--
 		}
 	}
+}
+
+// catchUp reports whether j may be offered to a peer that connected after
+// it opened here: a job still moving or completed within freshJob, and not
+// itself received as a catch-up offer.
+func catchUp(j *job, now time.Time) bool {
+	return !j.late && (j.completeAt.IsZero() || now.Sub(j.completeAt) <= freshJob)
 }
 
 // offeredOpen counts the incomplete jobs this node offered to ps that ps

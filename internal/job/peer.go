@@ -71,6 +71,9 @@ type peerState struct {
 	rr     int           // round-robin position over jobs for pushes
 	srt    time.Duration // smoothed request-to-response time
 	srtVar time.Duration
+	// since is when the peer was added: jobs opened before are offered
+	// to it only as catch-up (see catchUp).
+	since time.Time
 	// lastRecv is when the peer last sent anything for any job; stallAt
 	// when it was last scored `stall` (at most once a second per peer,
 	// however many jobs time out at once).

@@ -12,7 +12,11 @@ const MaxTxCount = 131072
 const (
 	// OpenJobHasBodies: the sender holds every transaction body.
 	OpenJobHasBodies = 1 << 0
-	openJobFlags     = OpenJobHasBodies
+	// OpenJobLate: a catch-up offer, to a peer that connected after the
+	// job opened at the sender: old news, which the receiver must not
+	// offer to peers of its own that connect later (docs/protocol.md §7).
+	OpenJobLate  = 1 << 1
+	openJobFlags = OpenJobHasBodies | OpenJobLate
 )
 
 // OpenJob is OPEN_JOB, sent on TCP (0x08) and UDP (0x42) with the same

@@ -42,12 +42,15 @@ func msgExampleOpenJob(tb testing.TB) *OpenJob {
 
 func openJobSamples() []msgSample {
 	ex := msgExampleOpenJob(nil)
+	late := msgGenesisOpenJob()
+	late.Flags |= OpenJobLate
 	return []msgSample{
 		{name: "OPEN_JOB genesis", m: msgGenesisOpenJob()},
 		{name: "OPEN_JOB genesis (UDP)", t: TypeOpenJobUDP, m: msgGenesisOpenJob()},
 		{name: "OPEN_JOB 10,000 transactions", m: ex},
 		{name: "OPEN_JOB 10,000 transactions (UDP)", t: TypeOpenJobUDP, m: ex},
 		{name: "OPEN_JOB most transactions, empty lap", m: &OpenJob{Header: msgGenesisHeader(), TxCount: MaxTxCount}},
+		{name: "OPEN_JOB genesis, late (catch-up offer)", m: late},
 	}
 }
 
@@ -65,7 +68,7 @@ func openJobRejects() []msgReject {
 		{"OPEN_JOB TX_COUNT 0", TypeOpenJob, msgOpenJobWith(mvi(0), []byte{0}, lap), ErrLimit, false},
 		{"OPEN_JOB TX_COUNT 131,073", TypeOpenJob, msgOpenJobWith(mvi(MaxTxCount+1), []byte{0}, lap), ErrLimit, false},
 		{"OPEN_JOB non-canonical TX_COUNT", TypeOpenJob, msgOpenJobWith(mhx("fd0100"), []byte{0}, lap), ErrNonCanonical, false},
-		{"OPEN_JOB flags 0x02", TypeOpenJob, msgOpenJobWith(mvi(1), []byte{2}, lap), ErrReserved, false},
+		{"OPEN_JOB flags 0x04", TypeOpenJob, msgOpenJobWith(mvi(1), []byte{4}, lap), ErrReserved, false},
 		{"OPEN_JOB lap direction 3", TypeOpenJob, msgOpenJobWith(mvi(1), []byte{0}, mvi(1), []byte{0xc0, 0}, seq), ErrReserved, false},
 		{"OPEN_JOB lap START 2^24", TypeOpenJob, msgOpenJobWith(mvi(1), []byte{0}, mvi(1), []byte{0}, mvi(1<<24), seq), ErrLimit, false},
 		{"OPEN_JOB lap hash size 0", TypeOpenJob, msgOpenJobWith(mvi(1), []byte{0}, mvi(1), []byte{0, 0}, mvi(1), []byte{0}, mvi(0)), ErrReserved, false},
