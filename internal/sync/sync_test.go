@@ -13,11 +13,13 @@ import (
 	gosync "sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/blocktorrent/blocktorrent/internal/store"
 	"github.com/blocktorrent/blocktorrent/internal/wire"
 	"github.com/btcsuite/btcd/chaincfg/v2"
+	"github.com/btcsuite/btcd/chainhash/v2"
 	btcwire "github.com/btcsuite/btcd/wire/v2"
 )
 
@@ -77,7 +79,7 @@ func quiet() *slog.Logger {
 
 // behaviour changes how a fake peer answers.
 type behaviour struct {
-	// headers, if set, replaces the HEADERS reply.
+	// headers, if set, replaces the HEADERS reply (nil: no reply at all).
 	headers func(m *wire.GetHeaders) *wire.Headers
 	// blocks, if set, replaces the BLOCKS reply (nil: no reply at all).
 	blocks func(m *wire.GetBlocks, honest *wire.Blocks) *wire.Blocks
@@ -157,7 +159,9 @@ func (p *fakePeer) serve() {
 		switch m := m.(type) {
 		case *wire.GetHeaders:
 			if p.b.headers != nil {
-				reply = p.b.headers(m)
+				if r := p.b.headers(m); r != nil {
+					reply = r
+				}
 			} else {
 				reply = &wire.Headers{Headers: p.st.Headers(m.Hash, int(m.Max))}
 			}
@@ -191,13 +195,23 @@ func (p *fakePeer) serve() {
 
 // harness is a Syncer on a fresh store.
 type harness struct {
-	t   *testing.T
-	st  *store.Store
-	s   *Syncer
-	ctx context.Context
+	t     *testing.T
+	st    *store.Store
+	s     *Syncer
+	ctx   context.Context
+	peers []*fakePeer
 }
 
 func newHarness(t *testing.T, tweak func(*Config)) *harness {
+	t.Helper()
+	return newHarnessFor(t, tweak, 50*time.Second)
+}
+
+// newHarnessFor is newHarness whose Syncer runs for at most limit. When the
+// test ends, the Syncer stops first and then its fake peers are
+// disconnected, so that no goroutine of the test outlives it (a synctest
+// bubble waits for all of them).
+func newHarnessFor(t *testing.T, tweak func(*Config), limit time.Duration) *harness {
 	t.Helper()
 	st, err := store.OpenWith(t.TempDir(), params, store.Options{Logger: quiet()})
 	if err != nil {
@@ -209,15 +223,24 @@ func newHarness(t *testing.T, tweak func(*Config)) *harness {
 		tweak(&cfg)
 	}
 	s := New(cfg)
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; st.Close() })
-	return &harness{t: t, st: st, s: s, ctx: ctx}
+	h := &harness{t: t, st: st, s: s, ctx: ctx}
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		for _, p := range h.peers {
+			p.Disconnect(wire.ReasonShuttingDown, "test over")
+		}
+		st.Close()
+	})
+	return h
 }
 
 func (h *harness) peer(b behaviour) *fakePeer {
 	p := newFakePeer(sourceStore(h.t), h.s, b)
+	h.peers = append(h.peers, p)
 	h.s.AddPeer(p)
 	return p
 }
@@ -456,4 +479,376 @@ func TestOrphanHint(t *testing.T) {
 func (h *harness) genesisWork() *big.Int {
 	_, _, w := h.st.Tip()
 	return w
+}
+
+// The orphan-hint tests below run in a synctest bubble: the Syncer's ticker,
+// the rounds between retries of a hint and the waits of the tests are all
+// virtual time, so a test that waits many seconds of it takes milliseconds,
+// and synctest.Wait tells when every goroutine has done all it can.
+
+// bubbleLimit bounds a bubble's Syncer in virtual time; settle is how long
+// a test lets the Syncer work after its last hint, far more than any
+// download or round of retries here takes.
+const (
+	bubbleLimit = 10 * time.Minute
+	settle      = time.Minute
+)
+
+// behind makes a fake peer announce the genesis block and its work, which
+// is no more than a fresh store has, so the Syncer downloads nothing from it
+// until a hint arrives; the peer serves blocks.
+func behind(h *harness) func(v *wire.BTVersion) {
+	return func(v *wire.BTVersion) {
+		v.BestHash, v.BestHeight = *params.GenesisHash, 0
+		v.SetTD(h.genesisWork())
+		v.Services = wire.ServiceBlocks
+	}
+}
+
+// sourceHash is the hash of the source chain's block at height.
+func sourceHash(t *testing.T, height int32) chainhash.Hash {
+	t.Helper()
+	hash, err := sourceStore(t).HashAtHeight(height)
+	if err != nil {
+		t.Fatalf("height %d: %v", height, err)
+	}
+	return hash
+}
+
+// madeUp is the hash of a block no peer has.
+func madeUp(i int) chainhash.Hash {
+	var hash chainhash.Hash
+	hash[0], hash[1], hash[31] = 0xee, byte(i), 0xee
+	return hash
+}
+
+// headersAsk is one GET_HEADERS a fake peer received.
+type headersAsk struct {
+	peer int // the fake peer's index in the test
+	hash chainhash.Hash
+	at   time.Time
+}
+
+func (a headersAsk) String() string {
+	return fmt.Sprintf("peer %d at %s", a.peer, a.at.Format("15:04:05.000"))
+}
+
+// askLog records the GET_HEADERS of a test's fake peers.
+type askLog struct {
+	mu   gosync.Mutex
+	asks []headersAsk
+}
+
+// asksString shows the first asks of a list, which may be long.
+func asksString(asks []headersAsk) string {
+	if len(asks) > 20 {
+		return fmt.Sprintf("%v ... (%d in all)", asks[:20], len(asks))
+	}
+	return fmt.Sprint(asks)
+}
+
+// maxAsks bounds the GET_HEADERS a test's fake peers answer: a Syncer that
+// asked without end, with no time passing in between, would never let a
+// bubble's virtual clock reach the end of the test.
+const maxAsks = 1000
+
+// add records an ask and reports whether it is within maxAsks; a fake peer
+// leaves the ones beyond unanswered, which ends such a loop.
+func (l *askLog) add(peer int, hash chainhash.Hash) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.asks = append(l.asks, headersAsk{peer: peer, hash: hash, at: time.Now()})
+	return len(l.asks) <= maxAsks
+}
+
+// of returns the asks for hash, oldest first.
+func (l *askLog) of(hash chainhash.Hash) []headersAsk {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []headersAsk
+	for _, a := range l.asks {
+		if a.hash == hash {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// firsts returns the hashes asked, each once, in the order of their first
+// ask.
+func (l *askLog) firsts() []chainhash.Hash {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []chainhash.Hash
+	seen := map[chainhash.Hash]bool{}
+	for _, a := range l.asks {
+		if !seen[a.hash] {
+			seen[a.hash] = true
+			out = append(out, a.hash)
+		}
+	}
+	return out
+}
+
+// gate holds a fake peer's reply to the GET_HEADERS for one hash until the
+// test opens it, so that a hint download is certainly running while the
+// test sends more hints.
+type gate struct {
+	hash    chainhash.Hash
+	asked   chan struct{} // closed when the held request arrives
+	release chan struct{}
+	ask     gosync.Once
+	open    gosync.Once
+}
+
+// newGate makes a gate for hash and makes sure it opens by the end of the
+// test (register it after the harness, so that it opens before the Syncer
+// stops).
+func newGate(t *testing.T, hash chainhash.Hash) *gate {
+	g := &gate{hash: hash, asked: make(chan struct{}), release: make(chan struct{})}
+	t.Cleanup(g.Open)
+	return g
+}
+
+// hold blocks a request for the gate's hash until the gate opens.
+func (g *gate) hold(m *wire.GetHeaders) {
+	if m.Hash != g.hash {
+		return
+	}
+	g.ask.Do(func() { close(g.asked) })
+	<-g.release
+}
+
+// Open lets the held reply go.
+func (g *gate) Open() { g.open.Do(func() { close(g.release) }) }
+
+// TestOrphanHintBurst: hints that arrive while another hint's headers are
+// being downloaded wait their turn instead of being dropped, so every hinted
+// block is downloaded, the last of the burst included, whatever the order of
+// their heights.
+func TestOrphanHintBurst(t *testing.T) {
+	cases := []struct {
+		name  string
+		first int32   // height of the hint whose download is running
+		burst []int32 // heights of the hints sent meanwhile, in order
+	}{
+		{name: "two rising", first: 10, burst: []int32{20, 30}},
+		{name: "four rising", first: 10, burst: []int32{20, 30, 40, 50}},
+		{name: "newest is lowest", first: 10, burst: []int32{40, 25}},
+		{name: "repeated hint", first: 10, burst: []int32{30, 20, 30}},
+	}
+	sourceStore(t) // outside the bubble: the source is shared by all tests
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := newHarnessFor(t, nil, bubbleLimit)
+				g := newGate(t, sourceHash(t, tc.first))
+				p := h.peer(behaviour{version: behind(h), headers: func(m *wire.GetHeaders) *wire.Headers {
+					g.hold(m)
+					return &wire.Headers{Headers: sourceStore(t).Headers(m.Hash, int(m.Max))}
+				}})
+				h.s.Orphan(g.hash)
+				<-g.asked
+				// The first hint's download now waits for its headers;
+				// the burst arrives meanwhile, and is handled before the
+				// held reply, which the Syncer receives only after it.
+				want := []chainhash.Hash{g.hash}
+				top := tc.first
+				for _, height := range tc.burst {
+					hash := sourceHash(t, height)
+					h.s.Orphan(hash)
+					want = append(want, hash)
+					top = max(top, height)
+				}
+				synctest.Wait()
+				g.Open()
+				time.Sleep(settle)
+				synctest.Wait()
+
+				for i, hash := range want {
+					if !h.st.Has(hash) {
+						t.Errorf("hinted block %d (%v) was not downloaded", i, hash)
+					}
+				}
+				if _, height, _ := h.st.Tip(); height != top {
+					t.Errorf("tip at height %d, want %d", height, top)
+				}
+				if pens := p.penalties(); len(pens) != 0 {
+					t.Errorf("peer penalized: %v", pens)
+				}
+			})
+		})
+	}
+}
+
+// TestOrphanHintRetry: a hint the asked peer does not know (it answers with
+// no headers) is tried at the other peers, one round of every peer after
+// another, orphanRoundWait apart, and dropped after orphanRounds rounds if
+// no peer ever knows it. A dropped hint does not hold up the next one.
+func TestOrphanHintRetry(t *testing.T) {
+	cases := []struct {
+		name      string
+		peers     int
+		ignorant  int  // GET_HEADERS for the hint answered with nothing, in all; -1 is all of them
+		wantBlock bool // the hinted block is downloaded
+		wantAsks  int  // GET_HEADERS for the hint
+	}{
+		{name: "other peer knows", peers: 2, ignorant: 1, wantBlock: true, wantAsks: 2},
+		{name: "third peer knows", peers: 3, ignorant: 2, wantBlock: true, wantAsks: 3},
+		{name: "known by the next round", peers: 2, ignorant: 2, wantBlock: true, wantAsks: 3},
+		{name: "known by the last round", peers: 2, ignorant: 2 * (orphanRounds - 1), wantBlock: true, wantAsks: 2*(orphanRounds-1) + 1},
+		{name: "one peer never knows", peers: 1, ignorant: -1, wantAsks: orphanRounds},
+		{name: "no peer ever knows", peers: 3, ignorant: -1, wantAsks: 3 * orphanRounds},
+	}
+	sourceStore(t) // outside the bubble: the source is shared by all tests
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := newHarnessFor(t, nil, bubbleLimit)
+				hint := sourceHash(t, 30)
+				var log askLog
+				var empties atomic.Int64
+				var ps []*fakePeer
+				for i := range tc.peers {
+					ps = append(ps, h.peer(behaviour{version: behind(h), headers: func(m *wire.GetHeaders) *wire.Headers {
+						if !log.add(i, m.Hash) {
+							return nil
+						}
+						if m.Hash == hint && (tc.ignorant < 0 || empties.Add(1) <= int64(tc.ignorant)) {
+							return &wire.Headers{} // does not know the block (yet)
+						}
+						return &wire.Headers{Headers: sourceStore(t).Headers(m.Hash, int(m.Max))}
+					}}))
+				}
+				synctest.Wait()
+				start := time.Now()
+				h.s.Orphan(hint)
+				time.Sleep(settle)
+				synctest.Wait()
+
+				asks := log.of(hint)
+				if len(asks) != tc.wantAsks {
+					t.Fatalf("%d GET_HEADERS for the hint, want %d: %v", len(asks), tc.wantAsks, asksString(asks))
+				}
+				if got := h.st.Has(hint); got != tc.wantBlock {
+					t.Fatalf("hinted block downloaded: %v, want %v", got, tc.wantBlock)
+				}
+				// The asks form rounds: within one the peers are asked
+				// back to back, each at most once; the next round starts
+				// orphanRoundWait (and at most a tick or two) later.
+				round := map[int]bool{}
+				for i, a := range asks {
+					if i > 0 {
+						gap := a.at.Sub(asks[i-1].at)
+						switch {
+						case gap == 0:
+						case gap >= orphanRoundWait && gap <= orphanRoundWait+100*time.Millisecond:
+							if len(round) != tc.peers {
+								t.Fatalf("ask %d: a new round after %d of %d peers: %v", i, len(round), tc.peers, asksString(asks))
+							}
+							clear(round)
+						default:
+							t.Fatalf("ask %d: %v after the one before, want 0 or about %v", i, gap, orphanRoundWait)
+						}
+					}
+					if round[a.peer] {
+						t.Fatalf("ask %d: peer %d asked twice in one round: %v", i, a.peer, asksString(asks))
+					}
+					round[a.peer] = true
+				}
+				if !tc.wantBlock {
+					// Dropped, and not asked again however long we wait.
+					if el := asks[len(asks)-1].at.Sub(start); el > orphanRounds*orphanRoundWait {
+						t.Errorf("last ask %v after the hint, want within %v", el, orphanRounds*orphanRoundWait)
+					}
+					time.Sleep(settle)
+					synctest.Wait()
+					if n := len(log.of(hint)); n != len(asks) {
+						t.Fatalf("asked %d more times after the last round", n-len(asks))
+					}
+				}
+				// The next hint is followed and downloaded.
+				next := sourceHash(t, 50)
+				h.s.Orphan(next)
+				time.Sleep(settle)
+				synctest.Wait()
+				if !h.st.Has(next) {
+					t.Fatal("the hint after it was not downloaded")
+				}
+				for i, p := range ps {
+					if pens := p.penalties(); len(pens) != 0 {
+						t.Errorf("peer %d penalized: %v", i, pens)
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestOrphanHintQueueBound: hints that arrive while one is being followed
+// wait in a queue of at most maxOrphans, which drops the oldest; the newest
+// is followed first. The hints are of blocks no peer has, so every queued
+// hint is asked for in turn (and dropped after its rounds) and the order of
+// the asks is the order of the queue.
+func TestOrphanHintQueueBound(t *testing.T) {
+	cases := []struct {
+		name string
+		n    int // hints sent while the first is followed
+	}{
+		{name: "a few", n: 3},
+		{name: "as many as the bound", n: maxOrphans},
+		{name: "more than the bound", n: maxOrphans + 4},
+		{name: "twice the bound", n: 2 * maxOrphans},
+	}
+	sourceStore(t) // outside the bubble: the source is shared by all tests
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := newHarnessFor(t, nil, bubbleLimit)
+				g := newGate(t, sourceHash(t, 10))
+				var log askLog
+				h.peer(behaviour{version: behind(h), headers: func(m *wire.GetHeaders) *wire.Headers {
+					g.hold(m)
+					if !log.add(0, m.Hash) {
+						return nil
+					}
+					return &wire.Headers{Headers: sourceStore(t).Headers(m.Hash, int(m.Max))}
+				}})
+				h.s.Orphan(g.hash)
+				<-g.asked
+				var hints []chainhash.Hash
+				for i := range tc.n {
+					hints = append(hints, madeUp(i))
+					h.s.Orphan(hints[i])
+				}
+				synctest.Wait()
+				g.Open()
+				// Each hint takes orphanRounds rounds to be dropped.
+				time.Sleep(time.Duration(tc.n*orphanRounds)*orphanRoundWait + settle)
+				synctest.Wait()
+
+				// The newest maxOrphans hints, newest first.
+				var want []chainhash.Hash
+				for i := tc.n - 1; i >= max(0, tc.n-maxOrphans); i-- {
+					want = append(want, hints[i])
+				}
+				got := log.firsts()
+				if len(got) == 0 || got[0] != g.hash {
+					t.Fatalf("first GET_HEADERS %v, want the held hint %v", got, g.hash)
+				}
+				got = got[1:]
+				if len(got) != len(want) {
+					t.Fatalf("%d hints followed, want %d", len(got), len(want))
+				}
+				for i := range want {
+					if got[i] != want[i] {
+						t.Fatalf("hint %d followed was %v, want %v (hints sent: %v)", i, got[i], want[i], hints)
+					}
+				}
+				if !h.st.Has(g.hash) {
+					t.Error("the held hint's block was not downloaded")
+				}
+			})
+		})
+	}
 }
