@@ -12,25 +12,31 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/v2"
 )
 
+// startJoinNode starts a regtest node with the default configuration at
+// ip, closed when the test ends.
+func startJoinNode(ctx context.Context, t *testing.T, ip string) *node.Node {
+	t.Helper()
+	cfg := node.DefaultConfig()
+	cfg.Listen = netip.AddrPortFrom(netip.MustParseAddr(ip), 0).String()
+	cfg.Log = slog.New(slog.DiscardHandler)
+	n, err := node.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Close)
+	return n
+}
+
 // TestJoinWhileJobsLinger connects a node to a peer that has just relayed
 // thirty blocks (completed jobs linger for a minute): the joiner must not
 // be flooded with OPEN_JOBs past its job limit, so nobody is penalised.
 func TestJoinWhileJobsLinger(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	start := func(ip string) *node.Node {
-		cfg := node.DefaultConfig()
-		cfg.Listen = netip.AddrPortFrom(netip.MustParseAddr(ip), 0).String()
-		n, err := node.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := n.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(n.Close)
-		return n
-	}
+	start := func(ip string) *node.Node { return startJoinNode(ctx, t, ip) }
 	a := start("127.77.88.1")
 	prev := *chaincfg.RegressionNetParams.GenesisHash
 	for h := 1; h <= 30; h++ {
@@ -78,20 +84,7 @@ func TestJoinWhileJobsLinger(t *testing.T) {
 func TestCatchUpIsNotPassedOn(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	start := func(ip string) *node.Node {
-		cfg := node.DefaultConfig()
-		cfg.Listen = netip.AddrPortFrom(netip.MustParseAddr(ip), 0).String()
-		cfg.Log = slog.New(slog.DiscardHandler)
-		n, err := node.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := n.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(n.Close)
-		return n
-	}
+	start := func(ip string) *node.Node { return startJoinNode(ctx, t, ip) }
 	jobs := func(n *node.Node) int {
 		st, err := n.Status(ctx)
 		if err != nil {
