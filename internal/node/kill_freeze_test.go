@@ -12,10 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/blocktorrent/blocktorrent/internal/blockgen"
 	"github.com/blocktorrent/blocktorrent/internal/lab"
 	"github.com/blocktorrent/blocktorrent/internal/node"
-	"github.com/btcsuite/btcd/chaincfg/v2"
 	btcwire "github.com/btcsuite/btcd/wire/v2"
 )
 
@@ -55,32 +53,15 @@ func TestKillFrozenRelay(t *testing.T) {
 	src := startRegtest(t, ctx, filepath.Join(t.TempDir(), "s"), ipS, logOf("S"), nil, r1Addr, r2.Addr())
 	sink := startRegtest(t, ctx, filepath.Join(t.TempDir(), "k"), ipK, logOf("K"), nil, r1Addr, r2.Addr())
 	honest := map[string]*node.Node{"S": src, "R2": r2, "K": sink}
-	for name, nd := range honest {
-		for i := 0; !nd.Ready(2); i++ {
-			if i > 1000 || ctx.Err() != nil {
-				t.Fatalf("%s has %d peers, want 2", name, nd.Peers())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	waitReady(ctx, t, honest, 2)
 
 	var chain []*btcwire.MsgBlock
 	heightOf := map[string]int{}
 	submit := func() {
 		t.Helper()
-		prev := *chaincfg.RegressionNetParams.GenesisHash
-		if len(chain) > 0 {
-			prev = chain[len(chain)-1].BlockHash()
-		}
-		h := len(chain) + 1
-		blk, err := blockgen.Block(blockgen.Config{Txs: killTxs, Seed: uint64(1710 + h), Prev: prev, Height: int32(h)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		chain = append(chain, blk)
-		heightOf[blk.BlockHash().String()] = h
+		blk := nextKillBlock(t, 1710, &chain, heightOf)
 		if err := src.Submit(ctx, blk); err != nil {
-			t.Fatalf("submit block %d: %v", h, err)
+			t.Fatalf("submit block %d: %v", len(chain), err)
 		}
 	}
 
@@ -219,32 +200,15 @@ func TestKillOnlyPath(t *testing.T) {
 	r1 := startKillChild(t, ctx, r1Dir, r1Addr, logOf("r1-run1"))
 	src := startRegtest(t, ctx, filepath.Join(t.TempDir(), "s"), ipS, logOf("S"), nil, r1Addr)
 	sink := startRegtest(t, ctx, filepath.Join(t.TempDir(), "k"), ipK, logOf("K"), nil, r1Addr)
-	for name, nd := range map[string]*node.Node{"S": src, "K": sink} {
-		for i := 0; !nd.Ready(1); i++ {
-			if i > 1000 || ctx.Err() != nil {
-				t.Fatalf("%s has %d peers, want 1", name, nd.Peers())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	waitReady(ctx, t, map[string]*node.Node{"S": src, "K": sink}, 1)
 
 	var chain []*btcwire.MsgBlock
 	heightOf := map[string]int{}
 	submit := func() {
 		t.Helper()
-		prev := *chaincfg.RegressionNetParams.GenesisHash
-		if len(chain) > 0 {
-			prev = chain[len(chain)-1].BlockHash()
-		}
-		h := len(chain) + 1
-		blk, err := blockgen.Block(blockgen.Config{Txs: killTxs, Seed: uint64(1720 + h), Prev: prev, Height: int32(h)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		chain = append(chain, blk)
-		heightOf[blk.BlockHash().String()] = h
+		blk := nextKillBlock(t, 1720, &chain, heightOf)
 		if err := src.Submit(ctx, blk); err != nil {
-			t.Fatalf("submit block %d: %v", h, err)
+			t.Fatalf("submit block %d: %v", len(chain), err)
 		}
 	}
 

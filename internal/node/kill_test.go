@@ -369,6 +369,37 @@ func checkStoreChain(t *testing.T, dir string, chain []*btcwire.MsgBlock, raws [
 	return h
 }
 
+// nextKillBlock makes the next block of a kill test's regtest chain (block
+// h from seed+h), appends it to chain and records its height by hash.
+func nextKillBlock(t *testing.T, seed uint64, chain *[]*btcwire.MsgBlock, heightOf map[string]int) *btcwire.MsgBlock {
+	t.Helper()
+	prev := *chaincfg.RegressionNetParams.GenesisHash
+	if n := len(*chain); n > 0 {
+		prev = (*chain)[n-1].BlockHash()
+	}
+	h := len(*chain) + 1
+	blk, err := blockgen.Block(blockgen.Config{Txs: killTxs, Seed: seed + uint64(h), Prev: prev, Height: int32(h)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	*chain = append(*chain, blk)
+	heightOf[blk.BlockHash().String()] = h
+	return blk
+}
+
+// waitReady waits until every node has want measured peers.
+func waitReady(ctx context.Context, t *testing.T, nodes map[string]*node.Node, want int) {
+	t.Helper()
+	for name, nd := range nodes {
+		for i := 0; !nd.Ready(want); i++ {
+			if i > 1000 || ctx.Err() != nil {
+				t.Fatalf("%s has %d peers, want %d", name, nd.Peers(), want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
 // TestKillRelayMidJob: a source S relays a stream of regtest blocks to a
 // sink K through two relays, R1 (a child process) and R2 (in-process):
 //
@@ -419,14 +450,7 @@ func TestKillRelayMidJob(t *testing.T) {
 	src := startRegtest(t, ctx, filepath.Join(t.TempDir(), "s"), ipS, logOf("S"), nil, r1Addr, r2.Addr())
 	sink := startRegtest(t, ctx, filepath.Join(t.TempDir(), "k"), ipK, logOf("K"), nil, r1Addr, r2.Addr())
 	honest := map[string]*node.Node{"S": src, "R2": r2, "K": sink}
-	for name, nd := range honest {
-		for i := 0; !nd.Ready(2); i++ {
-			if i > 1000 || ctx.Err() != nil {
-				t.Fatalf("%s has %d peers, want 2", name, nd.Peers())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	waitReady(ctx, t, honest, 2)
 	t.Logf("%v: network up (R1 at %s, child pid %d)", since(), r1Addr, r1.cmd.Process.Pid)
 
 	// The chain, made as it goes.
@@ -434,18 +458,8 @@ func TestKillRelayMidJob(t *testing.T) {
 	var raws [][]byte
 	heightOf := map[string]int{}
 	next := func() *btcwire.MsgBlock {
-		prev := *chaincfg.RegressionNetParams.GenesisHash
-		if len(chain) > 0 {
-			prev = chain[len(chain)-1].BlockHash()
-		}
-		h := len(chain) + 1
-		blk, err := blockgen.Block(blockgen.Config{Txs: killTxs, Seed: uint64(1700 + h), Prev: prev, Height: int32(h)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		chain = append(chain, blk)
+		blk := nextKillBlock(t, 1700, &chain, heightOf)
 		raws = append(raws, serialize(t, blk))
-		heightOf[blk.BlockHash().String()] = h
 		return blk
 	}
 
