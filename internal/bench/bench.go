@@ -128,7 +128,8 @@ func summaryLine(pr *ProtocolResult, limit float64) string {
 	s := fmt.Sprintf("p50 %s  p90 %s  max %s (%s of the limit)  %.2f MB sent  %.0f%% complete",
 		fmtMs(pr.P50Ms), fmtMs(pr.P90Ms), fmtMs(pr.MaxMs), ratio(pr.MaxMs, limit), float64(pr.BytesSent)/1e6, 100*pr.Complete)
 	if pr.DuplicateBytes >= 10e3 {
-		s += fmt.Sprintf(" (%.2f MB received twice)", float64(pr.DuplicateBytes)/1e6)
+		s += fmt.Sprintf(" (%.2f MB received twice: %.2f pushed, %.2f from peers with the whole block)",
+			float64(pr.DuplicateBytes)/1e6, float64(pr.DuplicatePushed)/1e6, float64(pr.DuplicateFromComplete)/1e6)
 	}
 	if pr.KernelUDPDrops > 0 {
 		s += fmt.Sprintf(" (%d datagrams dropped by full UDP receive buffers, machine-wide)", pr.KernelUDPDrops)

@@ -59,6 +59,10 @@ type ProtocolResult struct {
 	// DuplicateBytes is what receivers got more than once (Blocktorrent's
 	// jobs count it; the baselines never fetch a block twice).
 	DuplicateBytes int64 `json:"-"`
+	// DuplicatePushed and DuplicateFromComplete split DuplicateBytes by
+	// cause: pushed rather than asked for, and sent by a peer that held
+	// the whole block.
+	DuplicatePushed, DuplicateFromComplete int64 `json:"-"`
 	// KernelUDPDrops is how many datagrams the kernel dropped for full
 	// socket receive buffers during the run, machine-wide (-1: unknown).
 	KernelUDPDrops int64 `json:"-"`

@@ -248,6 +248,8 @@ func runBlocktorrent(ctx context.Context, e *env, until time.Time, tr tracker) (
 				continue
 			}
 			pr.DuplicateBytes += js.DuplicateBytes
+			pr.DuplicatePushed += js.DuplicatePushed
+			pr.DuplicateFromComplete += js.DuplicateFromComplete
 			jobBytes += js.BytesOut
 			if !js.CompletedAt.IsZero() {
 				nr.Arrival = max(0, js.CompletedAt.Sub(start))

@@ -43,6 +43,7 @@ type job struct {
 	block      *btcwire.MsgBlock
 
 	bytesIn, bytesOut, dupBytes int64
+	dupPushed, dupFromComplete  int64 // of dupBytes: pushed, and from peers with the whole block
 	sentBeforeComplete          int64
 	bodyBytes, bodyCount        int64          // received bodies, for size estimates
 	fragBytes                   int            // bytes held in partial bodies

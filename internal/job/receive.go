@@ -18,6 +18,20 @@ const (
 	maxServedNodes = 4096 // nodes per GET_NODES, as the spec limits
 )
 
+// duplicate accounts a data datagram that brought nothing new, by how it
+// came (pushed or answering a request) and from whom (a peer with the whole
+// block or a relay), so the waste can be traced to its cause.
+func (e *Engine) duplicate(j *job, jp *jobPeer, reqID uint32, size int) {
+	j.dupBytes += int64(size)
+	if reqID == 0 {
+		j.dupPushed += int64(size)
+	}
+	if jp.complete {
+		j.dupFromComplete += int64(size)
+	}
+	e.m.Duplicate.Add(float64(size))
+}
+
 // unsolicited accounts an unrequested datagram and reports whether it is
 // within what this node accepts from the peer for the job.
 func (e *Engine) unsolicited(ps *peerState, jp *jobPeer, size int, now time.Time) bool {
@@ -98,8 +112,7 @@ func (e *Engine) onNodes(ps *peerState, m *wire.Nodes, size int, now time.Time) 
 		return
 	}
 	if j.st.Complete() {
-		j.dupBytes += int64(size)
-		e.m.Duplicate.Add(float64(size))
+		e.duplicate(j, jp, m.ReqID, size)
 		return
 	}
 	newly, err := j.st.AddNodesFrom(sourceOf(ps), nodes)
@@ -122,8 +135,7 @@ func (e *Engine) onNodes(ps *peerState, m *wire.Nodes, size int, now time.Time) 
 	}
 	if len(newly) == 0 {
 		if j.st.PendingLen() == 0 || allVerified(j, nodes) {
-			j.dupBytes += int64(size)
-			e.m.Duplicate.Add(float64(size))
+			e.duplicate(j, jp, m.ReqID, size)
 		}
 		return
 	}
@@ -257,8 +269,7 @@ func (e *Engine) onTxs(ps *peerState, m *wire.Txs, size int, now time.Time) {
 	}
 	e.takeRejections(j)
 	if !useful {
-		j.dupBytes += int64(size)
-		e.m.Duplicate.Add(float64(size))
+		e.duplicate(j, jp, m.ReqID, size)
 		return
 	}
 	jp.timeouts = 0

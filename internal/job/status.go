@@ -10,19 +10,24 @@ import (
 
 // JobStatus is one job as /status shows it.
 type JobStatus struct {
-	Block            string `json:"block"`
-	State            string `json:"state"` // "open" or "complete"
-	Txs              uint32 `json:"txs"`
-	LeavesVerified   int    `json:"leaves_verified"`
-	Bodies           int    `json:"bodies"`
-	Local            bool   `json:"local"`
-	CompleteMs       int64  `json:"complete_ms"`      // first data datagram to whole block; -1 while open
-	FirstForwardMs   int64  `json:"first_forward_ms"` // first data datagram to the first forwarded; -1 if none
-	BytesIn          int64  `json:"bytes_in"`
-	BytesOut         int64  `json:"bytes_out"`
-	DuplicateBytes   int64  `json:"duplicate_bytes"`
-	ForwardedEarlyBy int64  `json:"forwarded_before_complete_bytes"`
-	OpenedAt         string `json:"opened_at"`
+	Block          string `json:"block"`
+	State          string `json:"state"` // "open" or "complete"
+	Txs            uint32 `json:"txs"`
+	LeavesVerified int    `json:"leaves_verified"`
+	Bodies         int    `json:"bodies"`
+	Local          bool   `json:"local"`
+	CompleteMs     int64  `json:"complete_ms"`      // first data datagram to whole block; -1 while open
+	FirstForwardMs int64  `json:"first_forward_ms"` // first data datagram to the first forwarded; -1 if none
+	BytesIn        int64  `json:"bytes_in"`
+	BytesOut       int64  `json:"bytes_out"`
+	DuplicateBytes int64  `json:"duplicate_bytes"`
+	// DuplicatePushed and DuplicateFromComplete split DuplicateBytes: the
+	// part that came pushed (not asked for), and the part that came from
+	// peers holding the whole block.
+	DuplicatePushed       int64  `json:"duplicate_pushed_bytes"`
+	DuplicateFromComplete int64  `json:"duplicate_from_complete_bytes"`
+	ForwardedEarlyBy      int64  `json:"forwarded_before_complete_bytes"`
+	OpenedAt              string `json:"opened_at"`
 	// FromMempool counts bodies taken from the mempool, not the network.
 	FromMempool int `json:"bodies_from_mempool"`
 	// ShortLeaves and ShortBytes count the leaves named by short hashes
@@ -72,8 +77,8 @@ func (j *job) status() JobStatus {
 		FirstForwardMs: -1,
 		BytesIn:        j.bytesIn,
 		BytesOut:       j.bytesOut,
-		DuplicateBytes: j.dupBytes,
-		OpenedAt:       j.openedAt.UTC().Format(time.RFC3339Nano),
+		DuplicateBytes: j.dupBytes, DuplicatePushed: j.dupPushed, DuplicateFromComplete: j.dupFromComplete,
+		OpenedAt: j.openedAt.UTC().Format(time.RFC3339Nano),
 	}
 	s.ForwardedEarlyBy = j.sentBeforeComplete
 	s.FromMempool = j.fromMempool
