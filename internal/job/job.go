@@ -52,7 +52,6 @@ type job struct {
 	shortLeaves                 int            // leaves named by short hashes and resolved
 	shortBytes                  int64          // encoded bytes of those leaf runs
 	bodyReqs                    int            // leaf groups whose bodies were requested
-	witnessRetries              int            // witness commitment mismatches seen
 	late                        bool           // opened from a catch-up offer (OPEN_JOB late flag)
 	wit                         witnessState
 	all                         *treestate.Set

@@ -602,7 +602,6 @@ func (e *Engine) complete(j *job, now time.Time) {
 					dropped++
 				}
 			}
-			j.witnessRetries++
 			e.witnessMismatch(j)
 			j.version++
 			e.log.Warn("witness commitment mismatch; fetching witness bodies again", "block", j.hash, "bodies", dropped, "err", err)
