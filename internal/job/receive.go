@@ -57,12 +57,14 @@ func (e *Engine) unsolicited(ps *peerState, jp *jobPeer, size int, now time.Time
 	return true
 }
 
-// onNodes verifies a NODES datagram against what is already verified.
-func (e *Engine) onNodes(ps *peerState, m *wire.Nodes, size int, now time.Time) {
-	j := e.jobs[m.JobID]
+// dataIn accounts a NODES or TXS datagram from ps for job id and returns
+// the job and the peer's view of it, or nil when the datagram is to be
+// dropped (no such job, or unsolicited data past the peer's allowance).
+func (e *Engine) dataIn(ps *peerState, id wire.JobID, reqID uint32, size int, now time.Time) (*job, *jobPeer) {
+	j := e.jobs[id]
 	if j == nil {
 		e.m.Wasted.Add(float64(size))
-		return
+		return nil, nil
 	}
 	jp := j.peer(ps)
 	jp.knows = true
@@ -70,12 +72,21 @@ func (e *Engine) onNodes(ps *peerState, m *wire.Nodes, size int, now time.Time) 
 	if j.firstData.IsZero() {
 		j.firstData = now
 	}
-	if m.ReqID == 0 && !e.unsolicited(ps, jp, size, now) {
-		return
+	if reqID == 0 && !e.unsolicited(ps, jp, size, now) {
+		return nil, nil
 	}
-	if m.ReqID != 0 {
+	if reqID != 0 {
 		jp.timeouts = 0 // it answers requests, even if some datagrams are lost
 		jp.unanswered = 0
+	}
+	return j, jp
+}
+
+// onNodes verifies a NODES datagram against what is already verified.
+func (e *Engine) onNodes(ps *peerState, m *wire.Nodes, size int, now time.Time) {
+	j, jp := e.dataIn(ps, m.JobID, m.ReqID, size, now)
+	if j == nil {
+		return
 	}
 	var nodes []merkle.Node
 	for i := range m.Runs.Runs {
@@ -188,23 +199,9 @@ func (e *Engine) takeRejections(j *job) {
 
 // onTxs reassembles bodies and keeps those whose txid is a verified leaf.
 func (e *Engine) onTxs(ps *peerState, m *wire.Txs, size int, now time.Time) {
-	j := e.jobs[m.JobID]
+	j, jp := e.dataIn(ps, m.JobID, m.ReqID, size, now)
 	if j == nil {
-		e.m.Wasted.Add(float64(size))
 		return
-	}
-	jp := j.peer(ps)
-	jp.knows = true
-	j.bytesIn += int64(size)
-	if j.firstData.IsZero() {
-		j.firstData = now
-	}
-	if m.ReqID == 0 && !e.unsolicited(ps, jp, size, now) {
-		return
-	}
-	if m.ReqID != 0 {
-		jp.timeouts = 0 // it answers requests, even if some datagrams are lost
-		jp.unanswered = 0
 	}
 	useful := false
 	for _, f := range m.Fragments {
