@@ -24,8 +24,8 @@ import (
 // Attacker is an evil peer for end-to-end adversarial tests: a real
 // session (session.Open over TCP, its own UDP socket) to a victim node, so
 // it handshakes exactly like a node, after which the test makes it send any
-// message, well-formed or not, on TCP or UDP. It records what the victim
-// sends it, and answers the victim's GET_NODES and GET_TXS for the blocks
+// message, well-formed or not, on TCP or UDP. It records the OPEN_JOBs and
+// answers the victim sends it, and answers the victim's GET_NODES and GET_TXS for the blocks
 // the test tells it to serve (which may be false blocks, e.g. a mutated
 // tree). It never penalises the victim in return and relays nothing.
 type Attacker struct {
@@ -36,7 +36,6 @@ type Attacker struct {
 	wg     sync.WaitGroup
 
 	mu       sync.Mutex
-	counts   map[wire.MsgType]int
 	openJobs map[wire.JobID]*wire.OpenJob
 	served   map[wire.JobID]*ServedBlock
 	answered int
@@ -90,7 +89,6 @@ func DialAttacker(ctx context.Context, addr string, cfg AttackerConfig) (*Attack
 	}
 	a := &Attacker{
 		pc: pc, sock: transport.New(pc),
-		counts:   make(map[wire.MsgType]int),
 		openJobs: make(map[wire.JobID]*wire.OpenJob),
 		served:   make(map[wire.JobID]*ServedBlock),
 	}
@@ -122,14 +120,8 @@ func (a *Attacker) Close() {
 	a.wg.Wait()
 }
 
-// Session returns the attacker's session.
-func (a *Attacker) Session() *session.Session { return a.sess }
-
 // Done is closed when the victim (or the attacker) has ended the session.
 func (a *Attacker) Done() <-chan struct{} { return a.sess.Done() }
-
-// Err returns why the session ended (nil while it runs).
-func (a *Attacker) Err() error { return a.sess.Err() }
 
 // SendUDP sends m in one datagram with the session's token and next SEQ.
 func (a *Attacker) SendUDP(m wire.Message) error {
@@ -158,14 +150,6 @@ func (m *RawMessage) Type() wire.MsgType { return m.T }
 
 // Append appends the payload as it is.
 func (m *RawMessage) Append(b []byte) []byte { return append(b, m.Payload...) }
-
-// Received returns how many messages of type t the victim has sent the
-// attacker (OPEN_JOB and CLOSE_JOB are counted under their TCP types).
-func (a *Attacker) Received(t wire.MsgType) int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.counts[t]
-}
 
 // OpenJob returns the OPEN_JOB the victim sent for id, if any.
 func (a *Attacker) OpenJob(id wire.JobID) (*wire.OpenJob, bool) {
@@ -199,11 +183,10 @@ func (a *Attacker) Serve(b *ServedBlock) {
 	a.served[b.JobID()] = b
 }
 
-// OnMessage records a message of the victim and answers requests for
-// served blocks (session.Handler).
+// OnMessage records the victim's OPEN_JOBs and answers, and answers
+// requests for served blocks (session.Handler).
 func (a *Attacker) OnMessage(_ *session.Session, m wire.Message, _ int) {
 	a.mu.Lock()
-	a.counts[m.Type()]++
 	var b *ServedBlock
 	switch m := m.(type) {
 	case *wire.OpenJob:
@@ -304,9 +287,6 @@ func (b *ServedBlock) Leaves(start, n uint32) wire.Run {
 	end := min(start+n, b.shape.Leaves())
 	return wire.FlatRun(d, start, b.levels[d][start:end])
 }
-
-// Depth returns the depth of the served tree.
-func (b *ServedBlock) Depth() uint8 { return b.shape.Depth() }
 
 // groupSize is how many hashes a NODES response carries: a full group of
 // 32 siblings (1,024 bytes) fits the smallest datagram.

@@ -52,8 +52,8 @@ func (m CorruptMode) String() string {
 
 // Corruptor is a net.PacketConn that falsifies the job data a node sends
 // (fault injection: an evil peer). It parses every outgoing datagram;
-// NODES datagrams (WrongHash, WrongSibling) or TXS datagrams (WrongBody) are
-// decoded, corrupted and re-encoded with the same header (type, token and
+// NODES datagrams (WrongHash, WrongSibling) or TXS datagrams (WrongBody,
+// WrongWitness) are decoded, corrupted and re-encoded with the same header (type, token and
 // SEQ), so the receiver's transport accepts them and only its verification
 // can catch the lie. Every other datagram passes through unchanged, and so
 // do datagrams the mode finds nothing to corrupt in. Install it with
@@ -101,15 +101,13 @@ func (c *Corruptor) corrupt(p []byte) []byte {
 			return nil
 		}
 		m = nm
-	case h.Type == wire.TypeTxs && c.mode == WrongBody:
-		tm, err := wire.DecodeTxs(payload)
-		if err != nil || !corruptTxs(tm) {
-			return nil
+	case h.Type == wire.TypeTxs && (c.mode == WrongBody || c.mode == WrongWitness):
+		corrupt := corruptTxs
+		if c.mode == WrongWitness {
+			corrupt = corruptWitnesses
 		}
-		m = tm
-	case h.Type == wire.TypeTxs && c.mode == WrongWitness:
 		tm, err := wire.DecodeTxs(payload)
-		if err != nil || !corruptWitnesses(tm) {
+		if err != nil || !corrupt(tm) {
 			return nil
 		}
 		m = tm
