@@ -33,10 +33,18 @@ type Handler interface {
 // come back.
 const BanScore = 100
 
+// Penalty reasons the session itself uses, in the vocabulary of the job
+// engine's reason strings (job.Reason*, docs/protocol.md §10), and the
+// points of a protocol violation.
+const (
+	reasonProtocol = "protocol"
+	reasonStall    = "stall"
+	protocolPoints = 20
+)
+
 // SoftReason reports whether a penalty reason judges performance rather
-// than honesty: "stall" (a peer that did not deliver in time). The job
-// engine's reason strings are the vocabulary (docs/protocol.md §10).
-func SoftReason(reason string) bool { return reason == "stall" }
+// than honesty: "stall" (a peer that did not deliver in time).
+func SoftReason(reason string) bool { return reason == reasonStall }
 
 // DefaultScoreDecay is how long a score takes to go down by one point:
 // one point a minute forgives a stall (10 points) in ten minutes, so a
@@ -377,7 +385,7 @@ func (s *Session) Run(ctx context.Context) error {
 			continue // forward compatibility (§4.1)
 		}
 		if !t.IsTCP() {
-			s.Penalize("protocol", 20)
+			s.Penalize(reasonProtocol, protocolPoints)
 			s.Disconnect(wire.ReasonProtocol, fmt.Sprintf("%v is a UDP message", t))
 			return s.Err()
 		}
@@ -385,7 +393,7 @@ func (s *Session) Run(ctx context.Context) error {
 		// their payload, so the payload is copied before it leaves.
 		m, err := wire.DecodeMessage(t, bytes.Clone(payload))
 		if err != nil {
-			s.Penalize("protocol", 20)
+			s.Penalize(reasonProtocol, protocolPoints)
 			s.Disconnect(wire.ReasonProtocol, err.Error())
 			return s.Err()
 		}
@@ -432,14 +440,14 @@ func (s *Session) writer() {
 func (s *Session) handleTCP(m wire.Message, size int) error {
 	switch m := m.(type) {
 	case *wire.BTVersion, *wire.BTVerack:
-		s.Penalize("protocol", 20)
+		s.Penalize(reasonProtocol, protocolPoints)
 		return fmt.Errorf("%w: %v after the handshake", ErrHandshake, m.Type())
 	case *wire.Disconnect:
 		return fmt.Errorf("%w: peer disconnected: %v %s", ErrClosed, m.Reason, m.Message)
 	case *wire.SetParams:
 		p := *m
 		if p.MaxDatagram < wire.DefaultDatagramSize {
-			s.Penalize("protocol", 20)
+			s.Penalize(reasonProtocol, protocolPoints)
 			return nil
 		}
 		s.params.Store(&p)
@@ -461,7 +469,7 @@ func (s *Session) handleDatagram(_ *transport.Binding, h wire.DatagramHeader, pa
 	// their payload and travel to other goroutines, so copy it.
 	m, err := wire.DecodeMessage(h.Type, bytes.Clone(payload))
 	if err != nil {
-		s.Penalize("protocol", 20)
+		s.Penalize(reasonProtocol, protocolPoints)
 		return
 	}
 	switch m := m.(type) {
