@@ -142,47 +142,53 @@ func sampleSize(rng *rand.Rand) int {
 // payment builds a non-witness transaction of about size bytes from P2PKH
 // inputs (148 bytes each) and outputs (34 bytes each).
 func payment(rng *rand.Rand, size int) *btcwire.MsgTx {
-	const overhead, in, out = 10, 148, 34
-	nIn := max(1, (size-overhead-2*out)/in)
-	nOut := max(1, (size-overhead-nIn*in)/out)
-	tx := btcwire.NewMsgTx(2)
-	for range nIn {
-		var prev chainhash.Hash
-		fill(rng, prev[:])
+	return build(rng, size, 10, 148, 34, func() ([]byte, btcwire.TxWitness) {
 		sig := make([]byte, 107)
 		fill(rng, sig)
-		tx.AddTxIn(btcwire.NewTxIn(btcwire.NewOutPoint(&prev, rng.Uint32N(4)), sig, nil))
-	}
-	for range nOut {
+		return sig, nil
+	}, func() []byte {
 		pk := make([]byte, 25)
 		fill(rng, pk)
 		pk[0], pk[1], pk[2], pk[23], pk[24] = 0x76, 0xa9, 0x14, 0x88, 0xac
-		tx.AddTxOut(btcwire.NewTxOut(int64(rng.IntN(1e8)), pk))
-	}
-	return tx
+		return pk
+	})
 }
 
 // segwitPayment builds a transaction of about size bytes (witness
 // included) from P2WPKH inputs (41 bytes plus a 108-byte witness of a
 // signature and a public key each) and P2WPKH outputs (31 bytes each).
 func segwitPayment(rng *rand.Rand, size int) *btcwire.MsgTx {
-	const overhead, in, out = 12, 41 + 108, 31
+	return build(rng, size, 12, 41+108, 31, func() ([]byte, btcwire.TxWitness) {
+		sig, pub := make([]byte, 72), make([]byte, 33)
+		fill(rng, sig)
+		fill(rng, pub)
+		pub[0] = 0x02
+		return nil, btcwire.TxWitness{sig, pub}
+	}, func() []byte {
+		pk := make([]byte, 22)
+		fill(rng, pk)
+		pk[0], pk[1] = 0x00, 0x14
+		return pk
+	})
+}
+
+// build makes a version-2 transaction of about size bytes: overhead bytes,
+// as many inputs of in bytes as fit beside two outputs, then as many
+// outputs of out bytes as fit (at least one of each). Each input spends a
+// random outpoint with the signature script and witness that spend
+// returns; each output pays a random amount to the script pay returns.
+func build(rng *rand.Rand, size, overhead, in, out int, spend func() ([]byte, btcwire.TxWitness), pay func() []byte) *btcwire.MsgTx {
 	nIn := max(1, (size-overhead-2*out)/in)
 	nOut := max(1, (size-overhead-nIn*in)/out)
 	tx := btcwire.NewMsgTx(2)
 	for range nIn {
 		var prev chainhash.Hash
 		fill(rng, prev[:])
-		sig, pub := make([]byte, 72), make([]byte, 33)
-		fill(rng, sig)
-		fill(rng, pub)
-		pub[0] = 0x02
-		tx.AddTxIn(btcwire.NewTxIn(btcwire.NewOutPoint(&prev, rng.Uint32N(4)), nil, btcwire.TxWitness{sig, pub}))
+		sig, wit := spend()
+		tx.AddTxIn(btcwire.NewTxIn(btcwire.NewOutPoint(&prev, rng.Uint32N(4)), sig, wit))
 	}
 	for range nOut {
-		pk := make([]byte, 22)
-		fill(rng, pk)
-		pk[0], pk[1] = 0x00, 0x14
+		pk := pay()
 		tx.AddTxOut(btcwire.NewTxOut(int64(rng.IntN(1e8)), pk))
 	}
 	return tx
