@@ -328,6 +328,10 @@ func TestAdversary(t *testing.T) {
 				if err := blockgen.Solve(&m.Header); err != nil {
 					t.Fatal(err)
 				}
+				// Only CheckHeader may reject it: the proof of work holds.
+				if err := pow.Check(&m.Header, chaincfg.RegressionNetParams.PowLimit); err != nil {
+					t.Fatal(err)
+				}
 				n.inject(m)
 			},
 			reason: ReasonBadPoW,
