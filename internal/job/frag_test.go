@@ -103,4 +103,10 @@ func TestFragmentLimits(t *testing.T) {
 	if j2.fragBytes != 0 || len(j2.frags) != 0 {
 		t.Fatalf("after dropping the sender: %d bytes, %d buffers", j2.fragBytes, len(j2.frags))
 	}
+	frag(6, body, 0)
+	frag(7, junk, 0)
+	j2.clearFrags()
+	if j2.fragBytes != 0 || len(j2.fragBy) != 0 || len(j2.frags) != 0 || e.fragBytesAll() != 0 {
+		t.Fatalf("after clearing: %d bytes, %v, %d buffers", j2.fragBytes, j2.fragBy, len(j2.frags))
+	}
 }
