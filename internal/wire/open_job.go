@@ -14,7 +14,7 @@ const (
 	OpenJobHasBodies = 1 << 0
 	// OpenJobLate: a catch-up offer, to a peer that connected after the
 	// job opened at the sender: old news, which the receiver must not
-	// offer to peers of its own that connect later (docs/protocol.md §7).
+	// offer to peers of its own that connect later (docs/protocol.md §6).
 	OpenJobLate  = 1 << 1
 	openJobFlags = OpenJobHasBodies | OpenJobLate
 )
