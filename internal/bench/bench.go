@@ -228,7 +228,6 @@ func (lineTracker) finish() {}
 type barTracker struct {
 	p   *mpb.Progress
 	bar *mpb.Bar
-	max int
 }
 
 func (b *barTracker) set(done int) { b.bar.SetCurrent(int64(done)) }
@@ -254,5 +253,5 @@ func newTracker(w io.Writer, bars bool, label string, total int) finisher {
 		mpb.PrependDecorators(decor.Name(strings.TrimRight(label, " ")+" ")),
 		mpb.AppendDecorators(decor.CountersNoUnit(" %d/%d nodes"), decor.Name(" "), decor.Elapsed(decor.ET_STYLE_GO)),
 		mpb.BarRemoveOnComplete())
-	return &barTracker{p: p, bar: bar, max: total}
+	return &barTracker{p: p, bar: bar}
 }
