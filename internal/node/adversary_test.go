@@ -98,6 +98,60 @@ func dumpStatus(ctx context.Context, t *testing.T, name string, nd *node.Node) {
 	t.Logf("%s: bans %+v udp %+v", name, st.Bans, st.UDP)
 }
 
+// The roles of a net with an evil source (startEvilNet).
+const (
+	evilNetHonest = 0
+	evilNetEvil   = 1
+	evilNetVictim = 2
+)
+
+// startEvilNet starts an honest source (node 0), an evil source (node 1,
+// its UDP socket wrapped by wrap) and a victim (node 2) linked to both: the
+// evil link at 5 ms and 50 Mbit/s, the honest one at 20 ms and honestRate
+// bit/s. The honest link is slower, so the victim's OPEN_JOB (opened from
+// the evil node) cannot reach the honest node before its own Submit: it
+// would open the job as a receiver instead. configure, if set, adjusts the
+// victim's configuration. The net is closed when the test ends.
+func startEvilNet(ctx context.Context, t *testing.T, subnet byte, honestRate int64, wrap func(net.PacketConn) net.PacketConn, configure func(cfg *node.Config)) *lab.Net {
+	t.Helper()
+	fast := linkemu.Profile{Delay: 5 * time.Millisecond, RateBps: 50e6}
+	slow := linkemu.Profile{Delay: 20 * time.Millisecond, RateBps: honestRate}
+	links := []lab.Link{{A: evilNetHonest, B: evilNetVictim, Profile: slow}, {A: evilNetEvil, B: evilNetVictim, Profile: fast}}
+	nw, err := lab.Start(ctx, 3, links, lab.Options{
+		Subnet: subnet,
+		Configure: func(i int, cfg *node.Config) {
+			switch {
+			case i == evilNetVictim && configure != nil:
+				configure(cfg)
+			case i == evilNetEvil:
+				cfg.WrapPacketConn = wrap
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nw.Close)
+	return nw
+}
+
+// submitEvilFirst submits blk to the evil node of a startEvilNet net and a
+// few milliseconds later to the honest one, so that the victim opens the
+// job from the evil node and hears from it first.
+func submitEvilFirst(ctx context.Context, t *testing.T, nw *lab.Net, blk *btcwire.MsgBlock) {
+	t.Helper()
+	if err := nw.Nodes[evilNetEvil].Submit(ctx, blk); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Millisecond)
+	if err := nw.Nodes[evilNetHonest].Submit(ctx, blk); err != nil {
+		if errors.Is(err, job.ErrDuplicate) {
+			t.Fatalf("the honest node opened the job from the victim before its own Submit (test goroutine delayed?): %v", err)
+		}
+		t.Fatal(err)
+	}
+}
+
 // TestAdversaryCorruptData has an evil source send falsified data: a run
 // with a wrong hash, a run with two siblings swapped, or a transaction body
 // that is not the leaf's. Node 0 is an honest source, node 1 the evil
@@ -121,41 +175,15 @@ func TestAdversaryCorruptData(t *testing.T) {
 		t.Run(tt.mode.String(), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 			defer cancel()
-			const honest, evil, victim = 0, 1, 2
-			// The honest link is slower, so the victim's OPEN_JOB (opened
-			// from the evil node) cannot reach the honest node before its
-			// own Submit: it would open the job as a receiver instead.
-			fast := linkemu.Profile{Delay: 5 * time.Millisecond, RateBps: 50e6}
-			slow := linkemu.Profile{Delay: 20 * time.Millisecond, RateBps: 50e6}
-			links := []lab.Link{{A: honest, B: victim, Profile: slow}, {A: evil, B: victim, Profile: fast}}
+			const honest, evil, victim = evilNetHonest, evilNetEvil, evilNetVictim
 			var corruptor *lab.Corruptor
-			nw, err := lab.Start(ctx, 3, links, lab.Options{
-				Subnet: tt.subnet,
-				Configure: func(i int, cfg *node.Config) {
-					if i == evil {
-						cfg.WrapPacketConn = func(pc net.PacketConn) net.PacketConn {
-							corruptor = lab.NewCorruptor(pc, tt.mode)
-							return corruptor
-						}
-					}
-				},
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer nw.Close()
+			nw := startEvilNet(ctx, t, tt.subnet, 50e6, func(pc net.PacketConn) net.PacketConn {
+				corruptor = lab.NewCorruptor(pc, tt.mode)
+				return corruptor
+			}, nil)
 			blk := adversaryBlock(t, uint64(40+k))
 			hash := blk.BlockHash()
-			if err := nw.Nodes[evil].Submit(ctx, blk); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(2 * time.Millisecond)
-			if err := nw.Nodes[honest].Submit(ctx, blk); err != nil {
-				if errors.Is(err, job.ErrDuplicate) {
-					t.Fatalf("the honest node opened the job from the victim before its own Submit (test goroutine delayed?): %v", err)
-				}
-				t.Fatal(err)
-			}
+			submitEvilFirst(ctx, t, nw, blk)
 			if missing, err := nw.WaitBlock(ctx, hash, 60*time.Second); err != nil {
 				for _, i := range missing {
 					dumpStatus(ctx, t, "missing node", nw.Nodes[i])
@@ -184,6 +212,7 @@ func TestAdversaryCorruptData(t *testing.T) {
 			}
 			deadline := time.Now().Add(10 * time.Second)
 			for {
+				var err error
 				if st, err = nw.Nodes[victim].Status(ctx); err != nil {
 					t.Fatal(err)
 				}

@@ -2,7 +2,6 @@ package node_test
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net"
 	"strings"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/blocktorrent/blocktorrent/internal/job"
 	"github.com/blocktorrent/blocktorrent/internal/lab"
-	"github.com/blocktorrent/blocktorrent/internal/linkemu"
 	"github.com/blocktorrent/blocktorrent/internal/node"
 )
 
@@ -100,42 +98,18 @@ func TestAttackStall(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()
-			const honest, evil, victim = 0, 1, 2
-			fast := linkemu.Profile{Delay: 5 * time.Millisecond, RateBps: 50e6}
-			slow := linkemu.Profile{Delay: 20 * time.Millisecond, RateBps: 2e6}
-			links := []lab.Link{{A: honest, B: victim, Profile: slow}, {A: evil, B: victim, Profile: fast}}
+			const honest, evil, victim = evilNetHonest, evilNetEvil, evilNetVictim
 			var staller *lab.Staller
 			liar := &liarLog{}
-			nw, err := lab.Start(ctx, 3, links, lab.Options{
-				Subnet: tt.subnet,
-				Configure: func(i int, cfg *node.Config) {
-					if i == victim {
-						cfg.Params.MaxUnsolicited = 0
-						cfg.Log = slog.New(liar)
-					}
-					if i == evil {
-						cfg.WrapPacketConn = func(pc net.PacketConn) net.PacketConn {
-							staller = lab.NewStaller(pc, tt.delay)
-							return staller
-						}
-					}
-				},
+			nw := startEvilNet(ctx, t, tt.subnet, 2e6, func(pc net.PacketConn) net.PacketConn {
+				staller = lab.NewStaller(pc, tt.delay)
+				return staller
+			}, func(cfg *node.Config) {
+				cfg.Params.MaxUnsolicited = 0
+				cfg.Log = slog.New(liar)
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer nw.Close()
 			blk := attackBlock(t, 1000, uint64(110+k))
-			if err := nw.Nodes[evil].Submit(ctx, blk); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(2 * time.Millisecond)
-			if err := nw.Nodes[honest].Submit(ctx, blk); err != nil {
-				if errors.Is(err, job.ErrDuplicate) {
-					t.Fatalf("the honest node opened the job from the victim before its own Submit (test goroutine delayed?): %v", err)
-				}
-				t.Fatal(err)
-			}
+			submitEvilFirst(ctx, t, nw, blk)
 			start := time.Now()
 			// While the block moves, note how often the victim has asked the
 			// staller a little after it stopped believing it (requests

@@ -9,8 +9,6 @@ import (
 
 	"github.com/blocktorrent/blocktorrent/internal/blockgen"
 	"github.com/blocktorrent/blocktorrent/internal/lab"
-	"github.com/blocktorrent/blocktorrent/internal/linkemu"
-	"github.com/blocktorrent/blocktorrent/internal/node"
 	"github.com/btcsuite/btcd/chaincfg/v2"
 )
 
@@ -33,38 +31,18 @@ const witnessSubnet = 191
 func TestAdversaryWrongWitness(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	const honest, evil, victim = 0, 1, 2
-	fast := linkemu.Profile{Delay: 5 * time.Millisecond, RateBps: 50e6}
-	slow := linkemu.Profile{Delay: 20 * time.Millisecond, RateBps: 50e6}
-	links := []lab.Link{{A: honest, B: victim, Profile: slow}, {A: evil, B: victim, Profile: fast}}
+	const honest, evil, victim = evilNetHonest, evilNetEvil, evilNetVictim
 	var corruptor *lab.Corruptor
-	nw, err := lab.Start(ctx, 3, links, lab.Options{
-		Subnet: witnessSubnet,
-		Configure: func(i int, cfg *node.Config) {
-			if i == evil {
-				cfg.WrapPacketConn = func(pc net.PacketConn) net.PacketConn {
-					corruptor = lab.NewCorruptor(pc, lab.WrongWitness)
-					return corruptor
-				}
-			}
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nw.Close()
+	nw := startEvilNet(ctx, t, witnessSubnet, 50e6, func(pc net.PacketConn) net.PacketConn {
+		corruptor = lab.NewCorruptor(pc, lab.WrongWitness)
+		return corruptor
+	}, nil)
 	blk, err := blockgen.Block(blockgen.Config{Txs: 1000, Seed: 191, Witness: 0.5, Prev: *chaincfg.RegressionNetParams.GenesisHash, Height: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	hash := blk.BlockHash()
-	if err := nw.Nodes[evil].Submit(ctx, blk); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(2 * time.Millisecond)
-	if err := nw.Nodes[honest].Submit(ctx, blk); err != nil {
-		t.Fatal(err)
-	}
+	submitEvilFirst(ctx, t, nw, blk)
 	if missing, err := nw.WaitBlock(ctx, hash, 60*time.Second); err != nil {
 		dumpStatus(ctx, t, "victim", nw.Nodes[victim])
 		t.Fatalf("%v (missing %v, corrupted %d datagrams)", err, missing, corruptor.Corrupted())
