@@ -226,19 +226,8 @@ func TestAdversaryCorruptData(t *testing.T) {
 				dumpStatus(ctx, t, "victim", nw.Nodes[victim])
 				t.Errorf("the victim did not score the evil node %v down for %s", evilIP, tt.reason)
 			}
-			if v := counterValue(t, nw.Nodes[victim].Registry(), "blocktorrent_rejected_total", "reason", tt.reason); v <= 0 {
-				t.Errorf("blocktorrent_rejected_total{reason=%q} = %v, want > 0", tt.reason, v)
-			}
-			if b, ok := findBan(st, honestIP); ok {
-				t.Errorf("the honest node %v is banned: %+v", honestIP, b)
-			}
-			p, ok := findPeer(t, st, honestIP)
-			switch {
-			case !ok:
-				t.Errorf("the honest node %v is no longer connected to the victim", honestIP)
-			case p.Score != 0:
-				t.Errorf("the honest node %v was penalised: score %d %v", honestIP, p.Score, p.Penalties)
-			}
+			checkRejected(t, nw.Nodes[victim], tt.reason)
+			checkHonestIn(t, st, honestIP)
 		})
 	}
 }

@@ -168,6 +168,13 @@ func checkHonest(ctx context.Context, t *testing.T, victim *node.Node, ip netip.
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkHonestIn(t, st, ip)
+}
+
+// checkHonestIn fails the test if the victim's status st shows the honest
+// node at ip penalised, banned or dropped.
+func checkHonestIn(t *testing.T, st node.Status, ip netip.Addr) {
+	t.Helper()
 	if b, ok := findBan(st, ip); ok {
 		t.Errorf("the honest node %v is banned: %+v", ip, b)
 	}

@@ -62,11 +62,5 @@ func TestAdversaryWrongWitness(t *testing.T) {
 	if b, ok := findBan(st, lab.IP(witnessSubnet, evil)); !ok || b.Reason != "invalid-body" {
 		t.Errorf("the evil node is not banned for invalid-body: %+v", st.Bans)
 	}
-	honestIP := lab.IP(witnessSubnet, honest)
-	if p, ok := findPeer(t, st, honestIP); !ok || p.Score != 0 {
-		t.Errorf("the honest node: connected %v, score %d %v", ok, p.Score, p.Penalties)
-	}
-	if _, ok := findBan(st, honestIP); ok {
-		t.Error("the honest node is banned")
-	}
+	checkHonestIn(t, st, lab.IP(witnessSubnet, honest))
 }
