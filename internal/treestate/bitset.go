@@ -23,6 +23,9 @@ func (b bitset) set(i uint32) bool {
 	return true
 }
 
+// unset removes i.
+func (b bitset) unset(i uint32) { b[i>>6] &^= 1 << (i & 63) }
+
 // setRange adds the integers lo..hi-1.
 func (b bitset) setRange(lo, hi uint32) {
 	if lo >= hi {

@@ -125,7 +125,7 @@ func (s *State) RemoveBody(leaf uint32) bool {
 		return false
 	}
 	s.bodies[leaf] = nil
-	s.hasBody[leaf>>6] &^= 1 << (leaf & 63)
+	s.hasBody.unset(leaf)
 	s.nbodies--
 	return true
 }
