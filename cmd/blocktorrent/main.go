@@ -2,7 +2,9 @@
 //
 //	blocktorrent node     run a node
 //	blocktorrent demo     a local network of real nodes relaying one block
+//	blocktorrent bench    Blocktorrent against legacy relay on emulated networks
 //	blocktorrent status   print a running node's /status
+//	blocktorrent import   load blk*.dat or bootstrap.dat files into a node's store
 //	blocktorrent version  print the version
 //
 // The command is thin: each subcommand parses its flags and calls a package
