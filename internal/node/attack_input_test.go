@@ -83,33 +83,15 @@ func TestAttackUnrequestedData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := nw.Nodes[attackHonest].Submit(ctx, blk); err != nil {
-		t.Fatal(err)
-	}
+	submitHonest(ctx, t, nw, blk)
 	waitOffered(t, a, blk)
 	id := sb.JobID()
-	deadline = time.Now().Add(attackWait)
-	for i := 0; i < 2000 && time.Now().Before(deadline); i++ {
-		m := &wire.Nodes{JobID: id, Runs: wire.Workout{Runs: []wire.Run{sb.Leaves(uint32(32*(i%31)), 32)}}}
-		if err := a.SendUDP(m); err != nil {
-			break // the victim has closed the session
-		}
-		if i%8 == 7 {
-			st, err := victim.Status(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, ok := findBan(st, ip); ok {
-				break
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	waitBan(ctx, t, victim, ip, job.ReasonUnrequested)
-	waitDropped(ctx, t, victim, a, ip)
+	sendUntilBanned(ctx, t, victim, ip, 2000, 8, 5*time.Millisecond, func(i int) error {
+		return a.SendUDP(&wire.Nodes{JobID: id, Runs: wire.Workout{Runs: []wire.Run{sb.Leaves(uint32(32*(i%31)), 32)}}})
+	})
+	waitConvicted(ctx, t, victim, a, ip, job.ReasonUnrequested)
 	checkRejected(t, victim, job.ReasonUnrequested)
-	waitExactBlock(ctx, t, nw, attackVictim, blk)
-	checkHonest(ctx, t, victim, lab.IP(subnet, attackHonest))
+	waitHonestBlock(ctx, t, nw, subnet, blk)
 }
 
 // oversized returns datagram payloads whose counts claim far more than the
@@ -179,32 +161,15 @@ func TestAttackOversizedCounts(t *testing.T) {
 	victim := nw.Nodes[attackVictim]
 	a := dialAttacker(ctx, t, victim, subnet, 0)
 	ip := attackerIP(subnet, 0)
-	deadline := time.Now().Add(attackWait)
-	for round := 0; round < 100 && time.Now().Before(deadline); round++ {
+	sendUntilBanned(ctx, t, victim, ip, 100, len(cases), 20*time.Millisecond, func(round int) error {
 		c := cases[round%len(cases)]
-		if err := a.SendRawUDP(c.typ, c.payload); err != nil {
-			break // the victim has closed the session
-		}
-		if round%len(cases) == len(cases)-1 {
-			st, err := victim.Status(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, ok := findBan(st, ip); ok {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	waitBan(ctx, t, victim, ip, job.ReasonProtocol)
-	waitDropped(ctx, t, victim, a, ip)
+		return a.SendRawUDP(c.typ, c.payload)
+	})
+	waitConvicted(ctx, t, victim, a, ip, job.ReasonProtocol)
 
 	blk := attackBlock(t, 1000, 105)
-	if err := nw.Nodes[attackHonest].Submit(ctx, blk); err != nil {
-		t.Fatal(err)
-	}
-	waitExactBlock(ctx, t, nw, attackVictim, blk)
-	checkHonest(ctx, t, victim, lab.IP(subnet, attackHonest))
+	submitHonest(ctx, t, nw, blk)
+	waitHonestBlock(ctx, t, nw, subnet, blk)
 }
 
 // TestAttackWrongGenesis has peers of other networks try to connect: one
@@ -256,9 +221,6 @@ func TestAttackWrongGenesis(t *testing.T) {
 	}
 
 	blk := attackBlock(t, 1000, 106)
-	if err := nw.Nodes[attackHonest].Submit(ctx, blk); err != nil {
-		t.Fatal(err)
-	}
-	waitExactBlock(ctx, t, nw, attackVictim, blk)
-	checkHonest(ctx, t, victim, lab.IP(subnet, attackHonest))
+	submitHonest(ctx, t, nw, blk)
+	waitHonestBlock(ctx, t, nw, subnet, blk)
 }

@@ -138,6 +138,58 @@ func waitDropped(ctx context.Context, t *testing.T, victim *node.Node, a *lab.At
 	}
 }
 
+// waitConvicted waits until the victim has banned the attacker a at ip for
+// reason and ended its session, and returns the victim's status at the
+// ban.
+func waitConvicted(ctx context.Context, t *testing.T, victim *node.Node, a *lab.Attacker, ip netip.Addr, reason string) node.Status {
+	t.Helper()
+	st := waitBan(ctx, t, victim, ip, reason)
+	waitDropped(ctx, t, victim, a, ip)
+	return st
+}
+
+// sendUntilBanned calls send(round) for up to rounds rounds, or until
+// attackWait has passed, and after every every-th round stops if the
+// victim has banned ip, else pauses. Datagrams may be lost on a loaded
+// machine: the attacker goes on sending, in bounded rounds, until the ban.
+// A send error ends the rounds (the victim has closed the session).
+func sendUntilBanned(ctx context.Context, t *testing.T, victim *node.Node, ip netip.Addr, rounds, every int, pause time.Duration, send func(round int) error) {
+	t.Helper()
+	deadline := time.Now().Add(attackWait)
+	for round := 0; round < rounds && time.Now().Before(deadline); round++ {
+		if err := send(round); err != nil {
+			return
+		}
+		if round%every == every-1 {
+			st, err := victim.Status(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := findBan(st, ip); ok {
+				return
+			}
+			time.Sleep(pause)
+		}
+	}
+}
+
+// submitHonest submits blk to the honest source of an attack net.
+func submitHonest(ctx context.Context, t *testing.T, nw *lab.Net, blk *btcwire.MsgBlock) {
+	t.Helper()
+	if err := nw.Nodes[attackHonest].Submit(ctx, blk); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitHonestBlock waits until the victim of an attack net holds the exact
+// blk and checks that it has not penalised, banned or dropped the honest
+// source.
+func waitHonestBlock(ctx context.Context, t *testing.T, nw *lab.Net, subnet byte, blk *btcwire.MsgBlock) {
+	t.Helper()
+	waitExactBlock(ctx, t, nw, attackVictim, blk)
+	checkHonest(ctx, t, nw.Nodes[attackVictim], lab.IP(subnet, attackHonest))
+}
+
 // waitExactBlock waits until node i of nw holds blk and checks that it is
 // byte for byte the honest block.
 func waitExactBlock(ctx context.Context, t *testing.T, nw *lab.Net, i int, blk *btcwire.MsgBlock) {
@@ -268,8 +320,7 @@ func TestAttackMutatedTree(t *testing.T) {
 	}
 	_ = a.SendTCP(oj)
 	ip := attackerIP(subnet, 0)
-	waitBan(ctx, t, victim, ip, job.ReasonMutated)
-	waitDropped(ctx, t, victim, a, ip)
+	waitConvicted(ctx, t, victim, a, ip, job.ReasonMutated)
 	checkRejected(t, victim, job.ReasonMutated)
 
 	// Rejected at the OPEN_JOB: the victim never asked for the mutated
@@ -279,9 +330,7 @@ func TestAttackMutatedTree(t *testing.T) {
 	}
 
 	// The honest source opens the same block hash, with the real count.
-	if err := nw.Nodes[attackHonest].Submit(ctx, blk); err != nil {
-		t.Fatal(err)
-	}
+	submitHonest(ctx, t, nw, blk)
 	waitExactBlock(ctx, t, nw, attackVictim, blk)
 	st, err := victim.Status(ctx)
 	if err != nil {
@@ -334,15 +383,11 @@ func TestAttackBadPoW(t *testing.T) {
 		t.Fatal(err)
 	}
 	ip := attackerIP(subnet, 0)
-	waitBan(ctx, t, victim, ip, job.ReasonBadPoW)
-	waitDropped(ctx, t, victim, a, ip)
+	waitConvicted(ctx, t, victim, a, ip, job.ReasonBadPoW)
 	checkRejected(t, victim, job.ReasonBadPoW)
 
-	if err := nw.Nodes[attackHonest].Submit(ctx, blk); err != nil {
-		t.Fatal(err)
-	}
-	waitExactBlock(ctx, t, nw, attackVictim, blk)
-	checkHonest(ctx, t, victim, lab.IP(subnet, attackHonest))
+	submitHonest(ctx, t, nw, blk)
+	waitHonestBlock(ctx, t, nw, subnet, blk)
 }
 
 // TestAttackJobFlood has the attacker open many jobs, each with a valid
@@ -382,8 +427,7 @@ func TestAttackJobFlood(t *testing.T) {
 		}
 	}
 	ip := attackerIP(subnet, 0)
-	st := waitBan(ctx, t, victim, ip, job.ReasonProtocol)
-	waitDropped(ctx, t, victim, a, ip)
+	st := waitConvicted(ctx, t, victim, a, ip, job.ReasonProtocol)
 	opened := 0
 	for _, j := range st.Jobs {
 		if bogus[j.Block] {
@@ -396,11 +440,8 @@ func TestAttackJobFlood(t *testing.T) {
 	}
 
 	blk := attackBlock(t, 1000, 102)
-	if err := nw.Nodes[attackHonest].Submit(ctx, blk); err != nil {
-		t.Fatal(err)
-	}
-	waitExactBlock(ctx, t, nw, attackVictim, blk)
-	checkHonest(ctx, t, victim, lab.IP(subnet, attackHonest))
+	submitHonest(ctx, t, nw, blk)
+	waitHonestBlock(ctx, t, nw, subnet, blk)
 }
 
 // waitOffered waits until the victim has offered the attacker the job of
@@ -435,9 +476,7 @@ func TestAttackRequestsOutsideTree(t *testing.T) {
 	a := dialAttacker(ctx, t, victim, subnet, 0)
 
 	blk := attackBlock(t, 1000, 103)
-	if err := nw.Nodes[attackHonest].Submit(ctx, blk); err != nil {
-		t.Fatal(err)
-	}
+	submitHonest(ctx, t, nw, blk)
 	oj := waitOffered(t, a, blk)
 	n := oj.TxCount
 	d := uint8(0)
@@ -453,31 +492,14 @@ func TestAttackRequestsOutsideTree(t *testing.T) {
 		&wire.GetNodes{JobID: id, ReqID: 5, Want: wire.Workout{Runs: []wire.Run{wire.HashlessFlat(1, 2, 1)}}},
 	}
 	ip := attackerIP(subnet, 0)
-	// Datagrams may be lost on a loaded machine: go on sending, in
-	// bounded rounds, until the victim bans the attacker.
-	deadline := time.Now().Add(attackWait)
-	for round := 0; round < 200 && time.Now().Before(deadline); round++ {
-		if err := a.SendUDP(bad[round%len(bad)]); err != nil {
-			break // the victim has closed the session
-		}
-		if round%len(bad) == len(bad)-1 {
-			st, err := victim.Status(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, ok := findBan(st, ip); ok {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	waitBan(ctx, t, victim, ip, job.ReasonProtocol)
-	waitDropped(ctx, t, victim, a, ip)
+	sendUntilBanned(ctx, t, victim, ip, 200, len(bad), 20*time.Millisecond, func(round int) error {
+		return a.SendUDP(bad[round%len(bad)])
+	})
+	waitConvicted(ctx, t, victim, a, ip, job.ReasonProtocol)
 	// Pushes are possible (the attacker accepts them), answers are not:
 	// the requests named nothing that exists.
 	if n := a.Answers(); n != 0 {
 		t.Errorf("the victim answered %d datagrams to requests for nothing", n)
 	}
-	waitExactBlock(ctx, t, nw, attackVictim, blk)
-	checkHonest(ctx, t, victim, lab.IP(subnet, attackHonest))
+	waitHonestBlock(ctx, t, nw, subnet, blk)
 }
