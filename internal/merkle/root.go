@@ -145,8 +145,9 @@ func subtreeRoot(in []chainhash.Hash, height uint, scratch []chainhash.Hash) (ch
 		pairs := n / 2
 		dst := scratch[:(n+1)/2]
 		// Hash two pairs at a time: hashPairs2 interleaves them, and
-		// it reads all four children before it writes either parent,
-		// which in place are nodes i and i+1 <= 2i.
+		// it reads all four children (2i..2i+3) before it writes either
+		// parent; in place the parents, nodes i and i+1, lie before
+		// every child still to be read.
 		i := 0
 		for ; i+1 < pairs; i += 2 {
 			q := (*[4]chainhash.Hash)(src[2*i : 2*i+4])
