@@ -396,7 +396,7 @@ func (e *Engine) markGaps(j *job, jp *jobPeer, level uint8, prev, cur uint32, no
 		// Only what the pusher held can have been skipped by loss; what it
 		// lacked it will push when it has it.
 		h := j.holder(jp)
-		if body && !hasBodies(h, treestate.Range{Level: g.Level, Start: max(g.Start, prev), Count: min(g.End(), cur) - max(g.Start, prev)}) {
+		if body && !h.HasBodies(treestate.Range{Level: g.Level, Start: max(g.Start, prev), Count: min(g.End(), cur) - max(g.Start, prev)}) {
 			continue
 		}
 		if !body && !h.HasRange(g) {
@@ -442,11 +442,7 @@ func (e *Engine) pick(j *job, key reqKey, g treestate.Range, body bool, now time
 			continue
 		}
 		h := j.holder(jp)
-		if body {
-			if !hasBodies(h, g) {
-				continue
-			}
-		} else if !h.HasRange(g) {
+		if body && !h.HasBodies(g) || !body && !h.HasRange(g) {
 			continue
 		}
 		if ok, d := e.eligible(j, jp, ps, key, now); !ok {
@@ -469,15 +465,6 @@ func (e *Engine) pick(j *job, key reqKey, g treestate.Range, body bool, now time
 		}
 	}
 	return best, retry
-}
-
-func hasBodies(s *treestate.Set, g treestate.Range) bool {
-	for i := g.Start; i < g.End(); i++ {
-		if !s.HasBody(i) {
-			return false
-		}
-	}
-	return true
 }
 
 // track records an outstanding request.
@@ -510,15 +497,9 @@ func (e *Engine) timeout(ps *peerState, jp *jobPeer) time.Duration {
 // settleRequests drops requests whose data has all arrived.
 func (e *Engine) settleRequests(j *job, now time.Time) {
 	for k, r := range j.reqs {
-		done := false
+		var done bool
 		if k.level == bodyTier {
-			done = true
-			for i := r.start; i < r.start+r.count; i++ {
-				if !j.st.HasBody(i) {
-					done = false
-					break
-				}
-			}
+			done = j.st.HasBodies(treestate.Range{Level: j.shape.Depth(), Start: r.start, Count: r.count})
 		} else {
 			done = j.st.HasRange(treestate.Range{Level: k.level, Start: r.start, Count: r.count})
 		}

@@ -115,6 +115,13 @@ func (s *State) HasBody(leaf uint32) bool {
 	return leaf < s.shape.Leaves() && s.hasBody.has(leaf)
 }
 
+// HasBodies reports whether the bodies of every leaf of r, a range at the
+// leaf level, are stored (false for an empty range, a range at another
+// level, or one that leaves the tree).
+func (s *State) HasBodies(r Range) bool {
+	return r.Count > 0 && r.Level == s.shape.Depth() && r.valid(s.shape) && s.hasBody.allSet(r.Start, r.End())
+}
+
 // RemoveBody forgets the stored body of a leaf and reports whether there
 // was one. The txid does not cover witness data, so a body can match its
 // leaf and still carry a bad witness; when the block's witness commitment

@@ -77,8 +77,14 @@ func TestBodies(t *testing.T) {
 	if s.Complete() {
 		t.Fatal("complete too early")
 	}
+	if !s.HasBodies(Range{Level: d, Start: 0, Count: 3}) {
+		t.Fatal("HasBodies before RemoveBody")
+	}
 	if !s.RemoveBody(1) || s.RemoveBody(1) || s.HasBody(1) || s.Body(1) != nil || s.BodyCount() != 3 || s.RemoveBody(500) {
 		t.Fatal("RemoveBody")
+	}
+	if s.HasBodies(Range{Level: d, Start: 0, Count: 3}) || !s.HasBodies(Range{Level: d, Start: 2, Count: 1}) {
+		t.Fatal("HasBodies after RemoveBody")
 	}
 	if stored, err := s.AddBody(1, leaf(1).Hash, bodyOf(1)); !stored || err != nil {
 		t.Fatalf("body after removal: %v %v", stored, err)

@@ -153,5 +153,12 @@ func (s *Set) HasBody(leaf uint32) bool {
 	return leaf < s.shape.Leaves() && s.bodies.has(leaf)
 }
 
+// HasBodies reports whether the set holds the bodies of every leaf of r,
+// a range at the leaf level (false for an empty range, a range at another
+// level, or one that leaves the tree). It checks 64 leaves at a time.
+func (s *Set) HasBodies(r Range) bool {
+	return r.Count > 0 && r.Level == s.shape.Depth() && r.valid(s.shape) && s.bodies.allSet(r.Start, r.End())
+}
+
 // BodyCount returns the number of bodies the set holds.
 func (s *Set) BodyCount() int { return s.bodies.count() }

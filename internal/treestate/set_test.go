@@ -191,6 +191,25 @@ func TestSet(t *testing.T) {
 	if !set.HasBody(7) || set.HasBody(5000) || set.BodyCount() != 1 {
 		t.Fatal("bodies")
 	}
+	if err := set.AddBodies(Range{Level: d, Start: 990, Count: 10}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		r    Range
+		want bool
+	}{
+		{Range{Level: d, Start: 7, Count: 1}, true},
+		{Range{Level: d, Start: 990, Count: 10}, true},
+		{Range{Level: d, Start: 6, Count: 2}, false},
+		{Range{Level: d, Start: 989, Count: 2}, false},
+		{Range{Level: d, Start: 995, Count: 6}, false},   // leaves the tree
+		{Range{Level: d, Start: 7, Count: 0}, false},     // empty
+		{Range{Level: d - 1, Start: 3, Count: 1}, false}, // not leaves
+	} {
+		if got := set.HasBodies(c.r); got != c.want {
+			t.Errorf("HasBodies(%v) = %v, want %v", c.r, got, c.want)
+		}
+	}
 	if set.Has(merkle.Pos{Level: 30}) {
 		t.Fatal("Has outside the tree")
 	}
