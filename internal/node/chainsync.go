@@ -91,17 +91,23 @@ func (n *Node) checkHeader(h *btcwire.BlockHeader) error {
 	if n.params.ReduceMinDifficulty {
 		return nil
 	}
-	ref := n.chain.refBits(h)
-	if n.cs != nil {
-		if p, err := n.cs.st.Header(h.PrevBlock); err == nil {
-			ref = p.Bits
-		} else if tip, _, _ := n.cs.st.Tip(); tip != (chainhash.Hash{}) {
-			if t, err := n.cs.st.Header(tip); err == nil {
-				ref = t.Bits
-			}
-		}
+	return pow.CheckContext(h.Bits, n.refBits(h))
+}
+
+// refBits returns the bits of the parent of h if known, else of the best
+// block: from the store when there is one, else from the in-memory chain.
+func (n *Node) refBits(h *btcwire.BlockHeader) uint32 {
+	if n.cs == nil {
+		return n.chain.refBits(h)
 	}
-	return pow.CheckContext(h.Bits, ref)
+	if p, err := n.cs.st.Header(h.PrevBlock); err == nil {
+		return p.Bits
+	}
+	tip, _, _ := n.cs.st.Tip()
+	if t, err := n.cs.st.Header(tip); err == nil {
+		return t.Bits
+	}
+	return n.chain.refBits(h)
 }
 
 // startChain starts the store writer and the downloader (from Start).
