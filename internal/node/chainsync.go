@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"sync"
 
+	"github.com/blocktorrent/blocktorrent/internal/job"
 	"github.com/blocktorrent/blocktorrent/internal/pow"
 	"github.com/blocktorrent/blocktorrent/internal/session"
 	"github.com/blocktorrent/blocktorrent/internal/store"
@@ -197,12 +198,12 @@ func (n *Node) onChainMessage(s *session.Session, m wire.Message) {
 	switch m.(type) {
 	case *wire.Headers, *wire.Blocks:
 		if n.cs == nil {
-			s.Penalize("unrequested", 10)
+			s.Penalize(job.ReasonUnrequested, unrequestedPoints)
 			return
 		}
 		n.cs.syncer.Deliver(s, m)
 	case *wire.BlockHashes:
-		s.Penalize("unrequested", 10) // this node syncs with headers
+		s.Penalize(job.ReasonUnrequested, unrequestedPoints) // this node syncs with headers
 	case *wire.GetHeaders, *wire.GetBlockHashes, *wire.GetBlocks:
 		if n.cs == nil {
 			_ = s.SendTCP(emptyReply(m))
@@ -217,7 +218,7 @@ func (n *Node) onChainMessage(s *session.Session, m wire.Message) {
 		select {
 		case q <- m:
 		default:
-			s.Penalize("protocol", 20) // more requests in flight than the limit
+			s.Penalize(job.ReasonProtocol, protocolPoints) // more requests in flight than the limit
 		}
 	}
 }

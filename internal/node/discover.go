@@ -22,9 +22,12 @@ const (
 	getAddrTooSoon = getAddrEvery / 2
 )
 
-// protocolPoints is the penalty of a protocol violation (docs/protocol.md
-// §10), as the job engine scores it.
-const protocolPoints = 20
+// Penalties of a protocol violation and of an unrequested message
+// (docs/protocol.md §10), as the job engine scores them.
+const (
+	protocolPoints    = 20
+	unrequestedPoints = 10
+)
 
 // listenAddr returns the address a peer listens on: the address dialled
 // for an outbound session; for an inbound one, the peer's IP and the port
