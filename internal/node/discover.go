@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"time"
@@ -139,11 +140,13 @@ func (n *Node) discover(ctx context.Context) {
 		now := time.Now()
 		n.mu.Lock()
 		peers := len(n.sessions) + len(n.dialing)
-		connected := make(map[netip.AddrPort]bool, len(n.sessions))
+		// Addresses not to dial: those being dialled (only this goroutine
+		// adds to n.dialing, so the copy misses none) and connected peers'.
+		busy := maps.Clone(n.dialing)
 		var all []*session.Session
 		for _, s := range n.sessions {
 			if ap, ok := listenAddr(s); ok {
-				connected[ap] = true
+				busy[ap] = true
 			}
 			all = append(all, s)
 		}
@@ -162,12 +165,9 @@ func (n *Node) discover(ctx context.Context) {
 		if peers >= n.cfg.TargetPeers && !feeler {
 			continue
 		}
-		self := netip.AddrPortFrom(n.ip, n.port)
+		// (The book holds no entry for this node's own address: add skips it.)
 		ap, ok := n.book.pick(now, func(ap netip.AddrPort) bool {
-			n.mu.Lock()
-			busy := n.dialing[ap]
-			n.mu.Unlock()
-			return busy || connected[ap] || ap == self || n.bans.banned(ap.Addr(), now)
+			return busy[ap] || n.bans.banned(ap.Addr(), now)
 		})
 		if !ok {
 			if len(all) > 0 {
