@@ -42,7 +42,7 @@ type Result struct {
 	BytesOut   int64
 	Duplicate  int64
 	StoreFwd   time.Duration // store-and-forward relay (tcp-block) measured to this node; -1 if it never arrived
-	CutThrough time.Duration // physical limit to this node
+	CutThrough time.Duration // physical limit to this node (bench.Limits)
 }
 
 // Run runs the demo and writes its report to w.
@@ -59,8 +59,16 @@ func Run(ctx context.Context, w io.Writer, o Options) ([]Result, error) {
 	fmt.Fprintf(w, "Blocktorrent demo: %d real nodes on loopback in a line, each link %v one way, %.0f Mbit/s, %.1f%% loss.\n",
 		o.Nodes, o.Delay, o.Mbit, o.Loss*100)
 	fmt.Fprintf(w, "Block %v: %d transactions, %.2f MB, made on node 0.\n", blk.BlockHash(), o.Txs, float64(size)/1e6)
+	links := lab.Line(o.Nodes, p)
+	// The store-and-forward baseline below runs the same block (bench
+	// makes it from the same blockgen parameters) over the same links.
+	sc := bench.Scenario{
+		Name: "demo", Title: "demo line", Nodes: o.Nodes, Links: links, Sources: []int{0},
+		Txs: o.Txs, Seed: o.Seed, Timeout: 40 * time.Second,
+	}
+	limits := bench.Limits(&sc, size)
 	start := time.Now()
-	net, err := lab.Start(ctx, o.Nodes, lab.Line(o.Nodes, p), lab.Options{Subnet: 200})
+	net, err := lab.Start(ctx, o.Nodes, links, lab.Options{Subnet: 200})
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +142,7 @@ func Run(ctx context.Context, w io.Writer, o Options) ([]Result, error) {
 				Node: i, Hops: i, Complete: js.CompletedAt.Sub(submitted),
 				BytesIn: js.BytesIn, BytesOut: js.BytesOut, Duplicate: js.DuplicateBytes,
 				StoreFwd:   -1,
-				CutThrough: limit(i, size, o.Delay, o.Mbit),
+				CutThrough: limits[i],
 			})
 		}
 	}
@@ -142,10 +150,6 @@ func Run(ctx context.Context, w io.Writer, o Options) ([]Result, error) {
 	// relay (inv, getdata, block over TCP; each node relays only once it
 	// holds the whole block), measured, not estimated.
 	fmt.Fprintf(w, "\nNow the same block over the same links with store-and-forward relay (tcp-block)...\n")
-	sc := bench.Scenario{
-		Name: "demo", Title: "demo line", Nodes: o.Nodes, Links: lab.Line(o.Nodes, p), Sources: []int{0},
-		Txs: o.Txs, Seed: o.Seed, Timeout: 40 * time.Second,
-	}
 	sr, err := bench.RunScenario(ctx, io.Discard, &sc, bench.Options{Protocols: []string{bench.ProtoTCPBlock}})
 	if err != nil {
 		return nil, fmt.Errorf("demo: store-and-forward baseline: %w", err)
@@ -161,13 +165,6 @@ func Run(ctx context.Context, w io.Writer, o Options) ([]Result, error) {
 	}
 	report(w, res, size)
 	return res, nil
-}
-
-// limit is the physical limit of cut-through relay: the sum of the one-way
-// delays plus the block's transmission time over the bottleneck.
-func limit(hops, size int, delay time.Duration, mbit float64) time.Duration {
-	tx := time.Duration(float64(size) * 8 / (mbit * 1e6) * float64(time.Second))
-	return time.Duration(hops)*delay + tx
 }
 
 func report(w io.Writer, res []Result, size int) {
