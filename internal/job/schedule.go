@@ -387,34 +387,25 @@ func (e *Engine) markGaps(j *job, jp *jobPeer, level uint8, prev, cur uint32, no
 			return
 		}
 	}
+	h := j.holder(jp)
 	for idx := prev; idx < cur; {
-		g := bodyGroup(j, idx)
-		if !body {
+		// A group counts when we lack it and the pusher held it: what it
+		// lacked it will push when it has it.
+		var g treestate.Range
+		var missing bool
+		if body {
+			g = bodyGroup(j, idx)
+			// Only the part of the group between the two pushed items; a
+			// body whose leaf is not verified yet may be held pending, so
+			// only verified leaves without a body count.
+			gap := treestate.Range{Level: g.Level, Start: max(g.Start, prev)}
+			gap.Count = min(g.End(), cur) - gap.Start
+			missing = h.HasBodies(gap) && clipVerifiedWithoutBody(j, gap).Count > 0
+		} else {
 			g = groupOf(j, k, idx)
+			missing = h.HasRange(g) && !j.st.HasRange(g)
 		}
 		idx = g.End()
-		// Only what the pusher held can have been skipped by loss; what it
-		// lacked it will push when it has it.
-		h := j.holder(jp)
-		if body && !h.HasBodies(treestate.Range{Level: g.Level, Start: max(g.Start, prev), Count: min(g.End(), cur) - max(g.Start, prev)}) {
-			continue
-		}
-		if !body && !h.HasRange(g) {
-			continue
-		}
-		missing := false
-		if body {
-			for i := max(g.Start, prev); i < min(g.End(), cur); i++ {
-				// A body whose leaf is not verified yet may be held
-				// pending; only verified leaves without a body count.
-				if _, ok := j.st.Verified(j.shape.Leaf(i)); ok && !j.st.HasBody(i) {
-					missing = true
-					break
-				}
-			}
-		} else {
-			missing = !j.st.HasRange(g)
-		}
 		key := reqKey{level, g.Start}
 		if _, ok := j.lost[key]; missing && !ok {
 			j.lost[key] = now
