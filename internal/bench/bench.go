@@ -39,15 +39,14 @@ type Options struct {
 // Run runs the named scenarios (all if none), writing progress and the
 // final table to w.
 func Run(ctx context.Context, w io.Writer, names []string, o Options) ([]ScenarioResult, error) {
-	relay, sync := names, len(names) == 0
-	if len(names) > 0 {
-		relay = nil
-		for _, n := range names {
-			if n == SyncName {
-				sync = true
-			} else {
-				relay = append(relay, n)
-			}
+	// No names: every relay scenario (Select's default), then sync8.
+	var relay []string
+	sync := len(names) == 0
+	for _, n := range names {
+		if n == SyncName {
+			sync = true
+		} else {
+			relay = append(relay, n)
 		}
 	}
 	var out []ScenarioResult
