@@ -171,10 +171,11 @@ func (e *Engine) request(j *job, now time.Time) time.Duration {
 			jp.inflight -= r.bytes
 			jp.timeouts++
 			e.m.Timeouts.Inc()
-			// A stall is four timeouts in a row for the job during which
-			// the peer sent nothing at all, for any job (a lossy but live
-			// peer still acknowledges and answers; a busy one is serving
-			// other jobs), scored at most once a second per peer.
+			// A stall is four timeouts in a row for the job, the peer
+			// having sent nothing at all, for any job, for the last whole
+			// timeout (a lossy but live peer still acknowledges and
+			// answers; a busy one is serving other jobs), scored at most
+			// once a second per peer.
 			if jp.timeouts >= 4 && now.Sub(ps.lastRecv) > to && now.Sub(ps.stallAt) > time.Second {
 				jp.timeouts = 0
 				ps.stallAt = now
