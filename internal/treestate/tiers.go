@@ -33,15 +33,9 @@ func LapLevel(shape merkle.Shape) uint8 {
 // block) a full 32 leaves; a short step, if any, falls just under the lap,
 // where there are few nodes.
 func Tiers(shape merkle.Shape) []uint8 {
-	d := shape.Depth()
-	lap := LapLevel(shape)
-	tiers := []uint8{lap}
-	var below []uint8
-	for t := int(d); t > int(lap); t -= TierStep {
-		below = append(below, uint8(t))
-	}
-	for i := len(below) - 1; i >= 0; i-- {
-		tiers = append(tiers, below[i])
+	tiers := []uint8{LapLevel(shape)}
+	for t, ok := NextTier(shape, tiers[0]); ok; t, ok = NextTier(shape, t) {
+		tiers = append(tiers, t)
 	}
 	return tiers
 }
