@@ -152,7 +152,7 @@ func Mesh(n, degree int, seed uint64) []lab.Link {
 			has[key(i, j)] = true
 		}
 	}
-	for round := 0; ; round++ {
+	for {
 		for range 20 * len(edges) {
 			x, y := rng.IntN(len(edges)), rng.IntN(len(edges))
 			e, f := edges[x], edges[y]
@@ -204,8 +204,7 @@ func connected(n int, each func(yield func(a, b int))) bool {
 	for i := range parent {
 		parent[i] = i
 	}
-	var find func(int) int
-	find = func(i int) int {
+	find := func(i int) int {
 		for parent[i] != i {
 			parent[i] = parent[parent[i]]
 			i = parent[i]
