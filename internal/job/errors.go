@@ -11,6 +11,4 @@ var (
 	ErrInvalidBlock = errors.New("job: invalid block")
 	// ErrBadLap means an OPEN_JOB lap that does not follow the rules.
 	ErrBadLap = errors.New("job: bad lap")
-	// ErrUnknownJob means a message about a job this node does not have.
-	ErrUnknownJob = errors.New("job: unknown job")
 )
