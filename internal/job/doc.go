@@ -12,5 +12,6 @@
 // millisecond ago is the next thing forwarded (cut-through relay).
 //
 // The engine sits above the session layer: it sees peers only through the
-// Peer interface and imports the wire, merkle, treestate and pow packages.
+// Peer interface and imports the wire, merkle, treestate, pow and mempool
+// packages.
 package job
