@@ -111,17 +111,19 @@ func (c *compactRelay) startReconstruction(n *legacyNode, from *legacyPeer, m *m
 	}
 	// Index the mempool by this block's short ids; a short id shared by
 	// two mempool transactions is ambiguous (nil).
+	type candidate struct {
+		tx *btcwire.MsgTx // nil: ambiguous
+		id chainhash.Hash
+	}
 	key := ShortIDKey(&m.Header, m.Nonce)
-	byShort := make(map[uint64]*btcwire.MsgTx, len(n.mempool))
-	byShortID := make(map[uint64]chainhash.Hash, len(n.mempool))
+	byShort := make(map[uint64]candidate, len(n.mempool))
 	for id, tx := range n.mempool {
 		s := ShortID(&key, &id)
 		if _, dup := byShort[s]; dup {
-			byShort[s] = nil
+			byShort[s] = candidate{}
 			continue
 		}
-		byShort[s] = tx
-		byShortID[s] = id
+		byShort[s] = candidate{tx, id}
 	}
 	k := 0
 	for i := range p.txs {
@@ -130,8 +132,8 @@ func (c *compactRelay) startReconstruction(n *legacyNode, from *legacyPeer, m *m
 		}
 		s := m.ShortIDs[k]
 		k++
-		if tx := byShort[s]; tx != nil {
-			p.txs[i], p.txids[i] = tx, byShortID[s]
+		if c := byShort[s]; c.tx != nil {
+			p.txs[i], p.txids[i] = c.tx, c.id
 		} else {
 			p.missing = append(p.missing, i)
 		}
