@@ -34,7 +34,6 @@ type Node struct {
 	local  session.Local
 	engine *job.Engine
 	reg    *prometheus.Registry
-	met    *nodeMetrics
 	pool   *mempool.Pool
 
 	ln         net.Listener
@@ -102,7 +101,7 @@ func New(cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
-	n.met = newNodeMetrics(n)
+	newNodeMetrics(n)
 	var opts []mempool.Option
 	if cfg.MempoolBytes > 0 {
 		opts = append(opts, mempool.WithMaxBytes(cfg.MempoolBytes))

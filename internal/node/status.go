@@ -131,10 +131,9 @@ var (
 	descPeers    = prometheus.NewDesc("blocktorrent_peers", "Connected peers.", nil, nil)
 )
 
-func newNodeMetrics(n *Node) *nodeMetrics {
-	m := &nodeMetrics{n}
-	n.reg.MustRegister(m)
-	return m
+// newNodeMetrics registers n's gauges with its registry.
+func newNodeMetrics(n *Node) {
+	n.reg.MustRegister(&nodeMetrics{n})
 }
 
 // Describe implements prometheus.Collector.
