@@ -348,17 +348,6 @@ func checkBodies(raws [][]byte) []checked {
 	return out
 }
 
-// ourWork is the work a peer must beat: the store's tip or the pool's best.
-func (s *Syncer) ourWork() *big.Int {
-	_, _, w := s.cfg.Store.Tip()
-	if len(s.chain) > 0 {
-		if tw := s.chain[len(s.chain)-1].work; tw.Cmp(w) > 0 {
-			return tw
-		}
-	}
-	return w
-}
-
 func (s *Syncer) addPeer(p Peer, v *wire.BTVersion) {
 	if _, ok := s.peers[p.ID()]; ok {
 		return
