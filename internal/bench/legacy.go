@@ -63,7 +63,6 @@ type legacyNode struct {
 	err   error             // a protocol failure, reported by the run
 	// mempool holds the node's unconfirmed transactions by txid (compact).
 	mempool map[chainhash.Hash]*btcwire.MsgTx
-	state   any // the protocol's per-node state
 }
 
 type legacyPeer struct {
