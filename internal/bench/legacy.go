@@ -41,7 +41,6 @@ type legacyNet struct {
 	blk    *btcwire.MsgBlock
 	hash   chainhash.Hash
 	nodes  []*legacyNode
-	start  time.Time
 	done   chan int // a node's index when it has the whole block
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -161,15 +160,15 @@ func (ln *legacyNet) goFunc(f func()) {
 // submit makes the sources hold the block at the same moment; it returns
 // that moment.
 func (ln *legacyNet) submit(sources []int) time.Time {
-	ln.start = time.Now()
+	start := time.Now()
 	for _, s := range sources {
 		n := ln.nodes[s]
 		n.mu.Lock()
-		n.block, n.at = ln.blk, ln.start
+		n.block, n.at = ln.blk, start
 		n.proto.source(n)
 		n.mu.Unlock()
 	}
-	return ln.start
+	return start
 }
 
 // close stops every node and waits for their goroutines.
