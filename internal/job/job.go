@@ -259,7 +259,7 @@ func (e *Engine) offerJob(j *job, ps *peerState, now time.Time) {
 	if j.st.Complete() {
 		m.Flags |= wire.OpenJobHasBodies
 	}
-	if j.late || ps.since.After(j.openedAt) {
+	if j.late || ps.joinedAfter(j) {
 		// A catch-up offer (the peer connected after the job opened
 		// here), or old news passed on: the peer must not offer it to
 		// its own later peers, or old blocks would circulate among
@@ -401,7 +401,7 @@ func (e *Engine) offerPending(now time.Time) {
 			if !j.completeAt.IsZero() && now.Sub(j.completeAt) > e.cfg.Linger/2 {
 				continue // old news: the chain download fills such gaps
 			}
-			if ps.since.After(j.openedAt) && !catchUp(j, now) {
+			if ps.joinedAfter(j) && !catchUp(j, now) {
 				continue // the peer joined later: only fresh news
 			}
 			e.offerJob(j, ps, now)
@@ -409,6 +409,10 @@ func (e *Engine) offerPending(now time.Time) {
 		}
 	}
 }
+
+// joinedAfter reports whether ps connected after j opened here: an offer
+// of j to it is a catch-up offer.
+func (ps *peerState) joinedAfter(j *job) bool { return ps.since.After(j.openedAt) }
 
 // catchUp reports whether j may be offered to a peer that connected after
 // it opened here: a job still moving or completed within freshJob, and not
