@@ -26,8 +26,6 @@ var (
 	ErrSelf = errors.New("session: connected to self")
 	// ErrClosed means the session has ended.
 	ErrClosed = errors.New("session: closed")
-	// ErrBanned means the peer's score reached the ban threshold.
-	ErrBanned = errors.New("session: peer banned")
 )
 
 // HandshakeTimeout bounds the whole handshake.
