@@ -9,8 +9,6 @@ import (
 var (
 	// ErrConfig means a configuration the bridge cannot run with.
 	ErrConfig = errors.New("bridge: bad configuration")
-	// ErrNotConnected means no P2P connection to the Bitcoin node is up.
-	ErrNotConnected = errors.New("bridge: not connected to the Bitcoin node")
 	// ErrRPC means an RPC call to the Bitcoin node failed or was rejected.
 	ErrRPC = errors.New("bridge: bitcoin RPC failed")
 	// ErrClosed means the bridge was closed (or never started).
