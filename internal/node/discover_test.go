@@ -22,34 +22,26 @@ import (
 const discoverSubnet = 190
 
 // startDiscoverer starts a node at lab.IP(discoverSubnet, i) that dials
-// peers and looks for up to target peers, and reports its blocks on got.
+// peers and looks for up to target peers, and reports its blocks on got;
+// it is closed when the test ends.
 func startDiscoverer(ctx context.Context, t *testing.T, i, target int, got chan<- chainhash.Hash, peers ...string) *node.Node {
 	t.Helper()
-	cfg := node.DefaultConfig()
-	cfg.Listen = netip.AddrPortFrom(lab.IP(discoverSubnet, i), 0).String()
-	cfg.Log = slog.New(slog.DiscardHandler)
-	if testing.Verbose() {
-		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", i)
-	}
-	cfg.Peers = peers
-	cfg.TargetPeers = target
-	cfg.RedialInterval = 100 * time.Millisecond
-	p := linkemu.Profile{Delay: 2 * time.Millisecond, RateBps: 50e6}
-	cfg.Link = func(netip.Addr) linkemu.Profile { return p }
-	cfg.OnBlock = func(b *btcwire.MsgBlock) {
-		select {
-		case got <- b.BlockHash():
-		default:
+	return startNode(ctx, t, lab.IP(discoverSubnet, i), func(cfg *node.Config) {
+		if testing.Verbose() {
+			cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", i)
 		}
-	}
-	nd, err := node.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := nd.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return nd
+		cfg.Peers = peers
+		cfg.TargetPeers = target
+		cfg.RedialInterval = 100 * time.Millisecond
+		p := linkemu.Profile{Delay: 2 * time.Millisecond, RateBps: 50e6}
+		cfg.Link = func(netip.Addr) linkemu.Profile { return p }
+		cfg.OnBlock = func(b *btcwire.MsgBlock) {
+			select {
+			case got <- b.BlockHash():
+			default:
+			}
+		}
+	})
 }
 
 // TestDiscovery starts a hub and four nodes that know only the hub. Each
@@ -62,14 +54,12 @@ func TestDiscovery(t *testing.T) {
 	defer cancel()
 	hubGot := make(chan chainhash.Hash, 4)
 	hub := startDiscoverer(ctx, t, 0, 0, hubGot)
-	defer hub.Close()
 	const leaves = 4
 	var nodes []*node.Node
 	var gots []chan chainhash.Hash
 	for i := range leaves {
 		got := make(chan chainhash.Hash, 4)
 		nd := startDiscoverer(ctx, t, 1+i, leaves, got, hub.Addr())
-		defer nd.Close()
 		nodes, gots = append(nodes, nd), append(gots, got)
 	}
 	// Every leaf ends with the hub and the three other leaves. The hub

@@ -3,16 +3,42 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"log/slog"
+	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/blocktorrent/blocktorrent/internal/blockgen"
 	"github.com/blocktorrent/blocktorrent/internal/lab"
 	"github.com/blocktorrent/blocktorrent/internal/linkemu"
+	"github.com/blocktorrent/blocktorrent/internal/node"
 	"github.com/btcsuite/btcd/chaincfg/v2"
 	btcwire "github.com/btcsuite/btcd/wire/v2"
 )
 
+// startNode starts a node listening on ip (any port) with the default
+// configuration, logging nowhere, after configure (if set) adjusts it, and
+// closes it when the test ends.
+func startNode(ctx context.Context, t *testing.T, ip netip.Addr, configure func(cfg *node.Config)) *node.Node {
+	t.Helper()
+	cfg := node.DefaultConfig()
+	cfg.Listen = netip.AddrPortFrom(ip, 0).String()
+	cfg.Log = slog.New(slog.DiscardHandler)
+	if configure != nil {
+		configure(&cfg)
+	}
+	nd, err := node.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nd.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nd.Close)
+	return nd
+}
+
+// serialize returns a block's wire encoding.
 func serialize(t *testing.T, b *btcwire.MsgBlock) []byte {
 	t.Helper()
 	var buf bytes.Buffer

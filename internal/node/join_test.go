@@ -2,7 +2,6 @@ package node_test
 
 import (
 	"context"
-	"log/slog"
 	"net/netip"
 	"testing"
 	"time"
@@ -16,18 +15,7 @@ import (
 // ip, closed when the test ends.
 func startJoinNode(ctx context.Context, t *testing.T, ip string) *node.Node {
 	t.Helper()
-	cfg := node.DefaultConfig()
-	cfg.Listen = netip.AddrPortFrom(netip.MustParseAddr(ip), 0).String()
-	cfg.Log = slog.New(slog.DiscardHandler)
-	n, err := node.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(n.Close)
-	return n
+	return startNode(ctx, t, netip.MustParseAddr(ip), nil)
 }
 
 // TestJoinWhileJobsLinger connects a node to a peer that has just relayed

@@ -303,28 +303,20 @@ func freePort(t *testing.T, ip netip.Addr) uint16 {
 // closes it when the test ends.
 func startRegtest(t *testing.T, ctx context.Context, dir string, ip netip.Addr, logPath string, onBlock func(*btcwire.MsgBlock), peers ...string) *node.Node {
 	t.Helper()
-	cfg := node.DefaultConfig()
-	cfg.Network, cfg.DataDir, cfg.Listen = "regtest", dir, netip.AddrPortFrom(ip, 0).String()
-	cfg.RedialInterval = 200 * time.Millisecond
-	cfg.IdleTimeout = killIdle
-	cfg.Link = func(netip.Addr) linkemu.Profile { return killLink }
 	logf, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { logf.Close() }) // after the node's Close (cleanups run last first)
-	cfg.Log = slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	cfg.Peers = peers
-	cfg.OnBlock = onBlock
-	nd, err := node.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := nd.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nd.Close)
-	return nd
+	return startNode(ctx, t, ip, func(cfg *node.Config) {
+		cfg.Network, cfg.DataDir = "regtest", dir
+		cfg.RedialInterval = 200 * time.Millisecond
+		cfg.IdleTimeout = killIdle
+		cfg.Link = func(netip.Addr) linkemu.Profile { return killLink }
+		cfg.Log = slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		cfg.Peers = peers
+		cfg.OnBlock = onBlock
+	})
 }
 
 // peersAt returns how many of nd's sessions are with ip.

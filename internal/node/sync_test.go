@@ -172,7 +172,7 @@ func TestSyncChild(t *testing.T) {
 	if dir == "" {
 		t.Skip("run by TestSyncKillRestart")
 	}
-	nd := startMainnet(t, context.Background(), dir, "127.77.61.100:0", func(cfg *node.Config) {
+	nd := startMainnet(t, context.Background(), dir, netip.MustParseAddr("127.77.61.100"), func(cfg *node.Config) {
 		cfg.Peers = strings.Split(os.Getenv(envChildPeers), ",")
 	})
 	last := int64(-1)
@@ -200,7 +200,7 @@ func TestSyncKillRestart(t *testing.T) {
 	var addrs []string
 	var srv []*node.Node
 	for i := range servers {
-		nd := startMainnet(t, ctx, dirs[i], netip.AddrPortFrom(lab.IP(61, i), 0).String(), func(cfg *node.Config) {
+		nd := startMainnet(t, ctx, dirs[i], lab.IP(61, i), func(cfg *node.Config) {
 			// Slow links, so the child is killed midway.
 			cfg.Link = func(netip.Addr) linkemu.Profile {
 				return linkemu.Profile{Delay: 5 * time.Millisecond, RateBps: 8e6}
@@ -260,7 +260,7 @@ func TestSyncKillRestart(t *testing.T) {
 	}
 	st.Close()
 
-	nd := startMainnet(t, ctx, dir, "127.77.61.101:0", func(cfg *node.Config) { cfg.Peers = addrs })
+	nd := startMainnet(t, ctx, dir, netip.MustParseAddr("127.77.61.101"), func(cfg *node.Config) { cfg.Peers = addrs })
 	waitTip(t, ctx, nd, tip, 50*time.Second)
 	_, height, _ := nd.Tip()
 	t.Logf("restarted node resumed from %d and reached %s", h, strconv.Itoa(int(height)))
@@ -437,8 +437,8 @@ func TestSyncBadPoWPeerBanned(t *testing.T) {
 	defer src.Close()
 	fakeAddr := startFakeServer(t, ctx, lab.IP(64, 1), &fakeServer{src: src})
 
-	honest := startMainnet(t, ctx, dirs[0], netip.AddrPortFrom(lab.IP(64, 2), 0).String(), nil)
-	fresh := startMainnet(t, ctx, filepath.Join(t.TempDir(), "fresh"), netip.AddrPortFrom(lab.IP(64, 3), 0).String(), func(cfg *node.Config) {
+	honest := startMainnet(t, ctx, dirs[0], lab.IP(64, 2), nil)
+	fresh := startMainnet(t, ctx, filepath.Join(t.TempDir(), "fresh"), lab.IP(64, 3), func(cfg *node.Config) {
 		cfg.Peers = []string{fakeAddr, honest.Addr()}
 		cfg.RedialInterval = 100 * time.Millisecond
 	})
@@ -506,7 +506,7 @@ func TestServeChain(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	dirs, tip := mainnetStores(t, 1)
-	nd := startMainnet(t, ctx, dirs[0], netip.AddrPortFrom(lab.IP(65, 1), 0).String(), nil)
+	nd := startMainnet(t, ctx, dirs[0], lab.IP(65, 1), nil)
 	got := make(collector, 16)
 	s := dialSession(t, ctx, lab.IP(65, 2), nd.Addr(), got)
 	if v := s.Version(); v.BestHash != tip || v.BestHeight != mainnetTipHeight || v.Services&wire.ServiceBlocks == 0 {
@@ -597,24 +597,17 @@ func TestSyncCatchUpOnRelay(t *testing.T) {
 	waitTip(t, ctx, net.Nodes[1], prev, 30*time.Second)
 }
 
-// startMainnet starts a mainnet node on listen with its store in dir
-// (re-dialling peers every 200 ms), after configure adjusts the
-// configuration, and closes it when the test ends.
-func startMainnet(t *testing.T, ctx context.Context, dir, listen string, configure func(*node.Config)) *node.Node {
+// startMainnet starts a mainnet node at ip with its store in dir
+// (re-dialling peers every 200 ms, logging to the default logger), after
+// configure adjusts the configuration, and closes it when the test ends.
+func startMainnet(t *testing.T, ctx context.Context, dir string, ip netip.Addr, configure func(*node.Config)) *node.Node {
 	t.Helper()
-	cfg := node.DefaultConfig()
-	cfg.Network, cfg.DataDir, cfg.Listen = "mainnet", dir, listen
-	cfg.RedialInterval = 200 * time.Millisecond
-	if configure != nil {
-		configure(&cfg)
-	}
-	nd, err := node.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := nd.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nd.Close)
-	return nd
+	return startNode(ctx, t, ip, func(cfg *node.Config) {
+		cfg.Network, cfg.DataDir = "mainnet", dir
+		cfg.Log = slog.Default()
+		cfg.RedialInterval = 200 * time.Millisecond
+		if configure != nil {
+			configure(cfg)
+		}
+	})
 }
