@@ -384,7 +384,7 @@ func (s *Syncer) Orphan(hash chainhash.Hash) {
 
 // Bounds of the orphan hints.
 const (
-	maxOrphans      = 16                     // hints queued; the oldest go first
+	maxOrphans      = 16                     // hints queued; when full, the oldest is dropped
 	orphanRounds    = 5                      // rounds of every peer a hint gets
 	orphanRoundWait = 500 * time.Millisecond // between two rounds
 )
