@@ -9,27 +9,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/blocktorrent/blocktorrent/internal/blockgen"
 	"github.com/blocktorrent/blocktorrent/internal/job"
 	"github.com/blocktorrent/blocktorrent/internal/lab"
 	"github.com/blocktorrent/blocktorrent/internal/linkemu"
 	"github.com/blocktorrent/blocktorrent/internal/node"
 	"github.com/blocktorrent/blocktorrent/internal/wire"
-	"github.com/btcsuite/btcd/chaincfg/v2"
 	btcwire "github.com/btcsuite/btcd/wire/v2"
 	"github.com/prometheus/client_golang/prometheus"
 )
-
-// adversaryBlock is the block of the adversary tests: ~1000 transactions on
-// top of the regtest genesis block.
-func adversaryBlock(t *testing.T, seed uint64) *btcwire.MsgBlock {
-	t.Helper()
-	blk, err := blockgen.Block(blockgen.Config{Txs: 1000, Seed: seed, Prev: *chaincfg.RegressionNetParams.GenesisHash, Height: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return blk
-}
 
 // peerIP returns the IP of a PeerStatus address (the peer's TCP address).
 func peerIP(t *testing.T, addr string) netip.Addr {
@@ -181,7 +168,7 @@ func TestAdversaryCorruptData(t *testing.T) {
 				corruptor = lab.NewCorruptor(pc, tt.mode)
 				return corruptor
 			}, nil)
-			blk := adversaryBlock(t, uint64(40+k))
+			blk := attackBlock(t, 1000, uint64(40+k))
 			hash := blk.BlockHash()
 			submitEvilFirst(ctx, t, nw, blk)
 			if missing, err := nw.WaitBlock(ctx, hash, 60*time.Second); err != nil {
@@ -276,7 +263,7 @@ func TestAdversaryForgedDatagrams(t *testing.T) {
 	defer raw.Close()
 	dst := net.UDPAddrFromAddrPort(to)
 
-	blk := adversaryBlock(t, 50)
+	blk := attackBlock(t, 1000, 50)
 	if err := nw.Nodes[source].Submit(ctx, blk); err != nil {
 		t.Fatal(err)
 	}

@@ -117,7 +117,7 @@ func TestFloodOnePeer(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	blk := adversaryBlock(t, 70)
+	blk := attackBlock(t, 1000, 70)
 	if err := nw.Nodes[honest].Submit(ctx, blk); err != nil {
 		t.Fatal(err)
 	}

@@ -157,13 +157,10 @@ func TestKillFrozenRelay(t *testing.T) {
 
 // rawsOf serializes a chain.
 func rawsOf(t *testing.T, chain []*btcwire.MsgBlock) [][]byte {
+	t.Helper()
 	out := make([][]byte, len(chain))
 	for i, b := range chain {
-		var buf bytes.Buffer
-		if err := b.Serialize(&buf); err != nil {
-			t.Fatal(err)
-		}
-		out[i] = buf.Bytes()
+		out[i] = serialize(t, b)
 	}
 	return out
 }
