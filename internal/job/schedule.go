@@ -583,6 +583,13 @@ func (e *Engine) complete(j *job, now time.Time) {
 	}
 	j.block = blk
 	j.completeAt = now
+	// Outstanding requests are moot: their bytes no longer count as in
+	// flight to their peers (timeout drains a peer's bytes over all jobs).
+	for _, r := range j.reqs {
+		if jp := j.peers[r.peer]; jp != nil {
+			jp.inflight -= r.bytes
+		}
+	}
 	j.reqs = map[reqKey]*request{}
 	j.clearFrags()
 	e.m.JobsCompleted.Inc()
