@@ -5,6 +5,7 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -38,16 +39,7 @@ func TestKillFrozenRelay(t *testing.T) {
 	ipS, ipR1, ipR2, ipK := lab.IP(subnet, 0), lab.IP(subnet, 1), lab.IP(subnet, 2), lab.IP(subnet, 3)
 	r1Addr := netip.AddrPortFrom(ipR1, freePort(t, ipR1)).String()
 	r1Dir := filepath.Join(t.TempDir(), "r1")
-	logDir := t.TempDir()
-	if d := os.Getenv("BLOCKTORRENT_KILL_LOGDIR"); d != "" {
-		logDir = d
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			dumpLogs(t, logDir)
-		}
-	})
-	logOf := func(name string) string { return filepath.Join(logDir, name+".log") }
+	_, logOf := killLogs(t)
 	r1 := startKillChild(t, ctx, r1Dir, r1Addr, logOf("r1-run1"))
 	r2 := startRegtest(t, ctx, filepath.Join(t.TempDir(), "r2"), ipR2, logOf("R2"), nil)
 	src := startRegtest(t, ctx, filepath.Join(t.TempDir(), "s"), ipS, logOf("S"), nil, r1Addr, r2.Addr())
@@ -112,40 +104,23 @@ func TestKillFrozenRelay(t *testing.T) {
 
 	// Silent past the idle timeout: S and K drop R1 (their redials hang
 	// in the handshake, which a stopped process never answers).
-	for i := 0; peersAt(t, ctx, src, ipR1)+peersAt(t, ctx, sink, ipR1) > 0; i++ {
-		if i > 1500 || ctx.Err() != nil {
-			t.Fatalf("S or K kept a session with the frozen R1 %v after it froze (idle timeout %v)", time.Since(frozenAt).Round(time.Millisecond), killIdle)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitNoSession(t, ctx, ipR1, 1500, func() string {
+		return fmt.Sprintf("S or K kept a session with the frozen R1 %v after it froze (idle timeout %v)", time.Since(frozenAt).Round(time.Millisecond), killIdle)
+	}, src, sink)
 	t.Logf("%v: S and K dropped the frozen R1 %v after it froze (idle timeout %v)", since(), time.Since(frozenAt).Round(time.Millisecond), killIdle)
 
 	// Killed while frozen, restarted: R1 catches up.
 	r1.kill(t)
 	h := checkStoreChain(t, r1Dir, chain, rawsOf(t, chain), int32(max(0, r1.tipH.Load())))
 	t.Logf("%v: R1 killed while frozen; its store reopens with tip height %d (it had reported %d)", since(), h, r1.tipH.Load())
-	for i := 0; peersAt(t, ctx, src, ipR1)+peersAt(t, ctx, sink, ipR1) > 0; i++ {
-		if i > 1000 || ctx.Err() != nil {
-			t.Fatalf("S or K kept a session with the dead R1")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitNoSession(t, ctx, ipR1, 1000, func() string { return "S or K kept a session with the dead R1" }, src, sink)
 	restart := time.Now()
 	r1 = startKillChild(t, ctx, r1Dir, r1Addr, logOf("r1-run2"))
 	submit() // and one more block, relayed to everyone
 	tip = chain[len(chain)-1].BlockHash()
-	for i := 0; ; i++ {
-		st, err := childStatus(ctx, r1)
-		if err == nil && st.BestHash == tip.String() {
-			t.Logf("%v: the restarted R1 holds all %d blocks, %v after its restart", since(), len(chain), time.Since(restart).Round(time.Millisecond))
-			judgePenalties(t, "R1", st)
-			break
-		}
-		if i > 3000 || ctx.Err() != nil {
-			t.Fatalf("R1 did not catch up: %+v %v; log:\n%s", st, err, tail(r1.log))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	st := waitChildTip(t, ctx, r1, tip)
+	t.Logf("%v: the restarted R1 holds all %d blocks, %v after its restart", since(), len(chain), time.Since(restart).Round(time.Millisecond))
+	judgePenalties(t, "R1", st)
 	for name, nd := range honest {
 		waitTip(t, ctx, nd, tip, 60*time.Second)
 		judgePenalties(t, name, mustStatus(t, ctx, nd))
@@ -184,16 +159,7 @@ func TestKillOnlyPath(t *testing.T) {
 	ipS, ipR1, ipK := lab.IP(subnet, 0), lab.IP(subnet, 1), lab.IP(subnet, 2)
 	r1Addr := netip.AddrPortFrom(ipR1, freePort(t, ipR1)).String()
 	r1Dir := filepath.Join(t.TempDir(), "r1")
-	logDir := t.TempDir()
-	if d := os.Getenv("BLOCKTORRENT_KILL_LOGDIR"); d != "" {
-		logDir = d
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			dumpLogs(t, logDir)
-		}
-	})
-	logOf := func(name string) string { return filepath.Join(logDir, name+".log") }
+	_, logOf := killLogs(t)
 	r1 := startKillChild(t, ctx, r1Dir, r1Addr, logOf("r1-run1"))
 	src := startRegtest(t, ctx, filepath.Join(t.TempDir(), "s"), ipS, logOf("S"), nil, r1Addr)
 	sink := startRegtest(t, ctx, filepath.Join(t.TempDir(), "k"), ipK, logOf("K"), nil, r1Addr)
@@ -233,12 +199,7 @@ func TestKillOnlyPath(t *testing.T) {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	for i := 0; peersAt(t, ctx, src, ipR1)+peersAt(t, ctx, sink, ipR1) > 0; i++ {
-		if i > 1000 || ctx.Err() != nil {
-			t.Fatalf("S or K kept a session with the dead R1")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitNoSession(t, ctx, ipR1, 1000, func() string { return "S or K kept a session with the dead R1" }, src, sink)
 	for range 2 {
 		time.Sleep(killEvery)
 		submit()
@@ -257,17 +218,7 @@ func TestKillOnlyPath(t *testing.T) {
 			t.Fatalf("K: block %d: %v (or bytes differ)", i+1, err)
 		}
 	}
-	for i := 0; ; i++ {
-		st, err := childStatus(ctx, r1)
-		if err == nil && st.BestHash == tip.String() {
-			judgePenalties(t, "R1", st)
-			break
-		}
-		if i > 3000 || ctx.Err() != nil {
-			t.Fatalf("R1 did not catch up: %+v %v; log:\n%s", st, err, tail(r1.log))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	judgePenalties(t, "R1", waitChildTip(t, ctx, r1, tip))
 	for name, nd := range map[string]*node.Node{"S": src, "K": sink} {
 		judgePenalties(t, name, mustStatus(t, ctx, nd))
 	}

@@ -392,6 +392,60 @@ func waitReady(ctx context.Context, t *testing.T, nodes map[string]*node.Node, w
 	}
 }
 
+// killLogs returns the directory of a kill test's node logs (a temporary
+// one, or BLOCKTORRENT_KILL_LOGDIR to keep them for a look after the test)
+// and the path of a node's log in it; if the test fails, the warnings of
+// every log are dumped at its end.
+func killLogs(t *testing.T) (dir string, logOf func(name string) string) {
+	t.Helper()
+	dir = t.TempDir()
+	if d := os.Getenv("BLOCKTORRENT_KILL_LOGDIR"); d != "" {
+		dir = d
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			dumpLogs(t, dir)
+		}
+	})
+	return dir, func(name string) string { return filepath.Join(dir, name+".log") }
+}
+
+// waitNoSession waits until none of nodes has a session with ip, polling
+// every 20 ms; after tries polls, or when ctx ends, it fails the test with
+// msg().
+func waitNoSession(t *testing.T, ctx context.Context, ip netip.Addr, tries int, msg func() string, nodes ...*node.Node) {
+	t.Helper()
+	for i := 0; ; i++ {
+		n := 0
+		for _, nd := range nodes {
+			n += peersAt(t, ctx, nd, ip)
+		}
+		if n == 0 {
+			return
+		}
+		if i > tries || ctx.Err() != nil {
+			t.Fatal(msg())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitChildTip waits until the child relay c reports tip as its best block
+// and returns its status then.
+func waitChildTip(t *testing.T, ctx context.Context, c *killChild, tip chainhash.Hash) node.Status {
+	t.Helper()
+	for i := 0; ; i++ {
+		st, err := childStatus(ctx, c)
+		if err == nil && st.BestHash == tip.String() {
+			return st
+		}
+		if i > 3000 || ctx.Err() != nil {
+			t.Fatalf("R1 did not reach the tip: %+v %v; log:\n%s", st, err, tail(c.log))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // TestKillRelayMidJob: a source S relays a stream of regtest blocks to a
 // sink K through two relays, R1 (a child process) and R2 (in-process):
 //
@@ -421,23 +475,14 @@ func TestKillRelayMidJob(t *testing.T) {
 	ipS, ipR1, ipR2, ipK, ipJ := lab.IP(killSubnet, 0), lab.IP(killSubnet, 1), lab.IP(killSubnet, 2), lab.IP(killSubnet, 3), lab.IP(killSubnet, 4)
 	r1Addr := netip.AddrPortFrom(ipR1, freePort(t, ipR1)).String()
 	r1Dir := filepath.Join(t.TempDir(), "r1")
-	logDir := t.TempDir()
-	if d := os.Getenv("BLOCKTORRENT_KILL_LOGDIR"); d != "" {
-		logDir = d // kept for a look after the test
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			dumpLogs(t, logDir)
-		}
-	})
+	_, logOf := killLogs(t)
 	runs := 0
 	child := func() *killChild {
 		runs++
-		return startKillChild(t, ctx, r1Dir, r1Addr, filepath.Join(logDir, fmt.Sprintf("r1-run%d.log", runs)))
+		return startKillChild(t, ctx, r1Dir, r1Addr, logOf(fmt.Sprintf("r1-run%d", runs)))
 	}
 	r1 := child()
 
-	logOf := func(name string) string { return filepath.Join(logDir, name+".log") }
 	r2 := startRegtest(t, ctx, filepath.Join(t.TempDir(), "r2"), ipR2, logOf("R2"), nil)
 	src := startRegtest(t, ctx, filepath.Join(t.TempDir(), "s"), ipS, logOf("S"), nil, r1Addr, r2.Addr())
 	sink := startRegtest(t, ctx, filepath.Join(t.TempDir(), "k"), ipK, logOf("K"), nil, r1Addr, r2.Addr())
@@ -582,18 +627,7 @@ func TestKillRelayMidJob(t *testing.T) {
 	}
 
 	// R1 catches up too.
-	var r1st node.Status
-	for i := 0; ; i++ {
-		st, err := childStatus(ctx, r1)
-		if err == nil && st.BestHash == last.String() {
-			r1st = st
-			break
-		}
-		if i > 3000 || ctx.Err() != nil {
-			t.Fatalf("R1 did not reach the tip: %+v %v; log:\n%s", st, err, tail(r1.log))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	r1st := waitChildTip(t, ctx, r1, last)
 	t.Logf("%v: R1 holds the tip; catch-up: %v", since(), catchUps)
 
 	// The survivors dialled R1 again, and nobody penalised or banned
