@@ -70,15 +70,7 @@ func (n *Node) addrs(to *session.Session) *wire.BTAddr {
 // getAddrTooSoon before: that is a protocol violation, scored and not
 // answered.
 func (n *Node) onGetAddr(s *session.Session) {
-	now := time.Now()
-	n.mu.Lock()
-	last, asked := n.addrAsked[s.ID()]
-	tooSoon := asked && now.Sub(last) < getAddrTooSoon
-	if !tooSoon {
-		n.addrAsked[s.ID()] = now
-	}
-	n.mu.Unlock()
-	if tooSoon {
+	if !n.stamp(n.addrAsked, s.ID(), getAddrTooSoon) {
 		s.Penalize(job.ReasonProtocol, protocolPoints)
 		return
 	}
@@ -88,19 +80,23 @@ func (n *Node) onGetAddr(s *session.Session) {
 // askAddrs sends s a GET_BTADDR if this node looks for peers and has not
 // asked s within the last minute.
 func (n *Node) askAddrs(s *session.Session) {
-	if n.cfg.TargetPeers <= 0 {
+	if n.cfg.TargetPeers <= 0 || !n.stamp(n.addrSent, s.ID(), getAddrEvery) {
 		return
 	}
+	_ = s.SendTCP(&wire.GetBTAddr{})
+}
+
+// stamp records the time now under id in m (addrAsked or addrSent) and
+// reports true, unless the time recorded there is less than gap ago.
+func (n *Node) stamp(m map[uint64]time.Time, id uint64, gap time.Duration) bool {
 	now := time.Now()
 	n.mu.Lock()
-	last, ok := n.addrSent[s.ID()]
-	if ok && now.Sub(last) < getAddrEvery {
-		n.mu.Unlock()
-		return
+	defer n.mu.Unlock()
+	if last, ok := m[id]; ok && now.Sub(last) < gap {
+		return false
 	}
-	n.addrSent[s.ID()] = now
-	n.mu.Unlock()
-	_ = s.SendTCP(&wire.GetBTAddr{})
+	m[id] = now
+	return true
 }
 
 // onAddr records the addresses a peer sent.
