@@ -18,6 +18,7 @@ import (
 	"github.com/blocktorrent/blocktorrent/internal/lab"
 	"github.com/blocktorrent/blocktorrent/internal/linkemu"
 	"github.com/blocktorrent/blocktorrent/internal/node"
+	"github.com/blocktorrent/blocktorrent/internal/session"
 	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/chainhash/v2"
 	btcwire "github.com/btcsuite/btcd/wire/v2"
@@ -365,8 +366,9 @@ func TestSoakChurn(t *testing.T) {
 		}
 	}
 
-	// What the live nodes hold against each other: honest nodes should
-	// not penalise or ban one another.
+	// What the live nodes hold against each other: honest nodes must not
+	// ban one another or score one another for anything but slowness
+	// (session.SoftReason).
 	penalties, bans := map[string]int{}, map[string]int{}
 	for _, m := range members {
 		if !m.up() {
@@ -387,6 +389,14 @@ func TestSoakChurn(t *testing.T) {
 		}
 	}
 	t.Logf("live nodes: penalty points by reason %v, bans by reason %v", penalties, bans)
+	for r, v := range penalties {
+		if !session.SoftReason(r) {
+			t.Errorf("honest live nodes scored one another %d points for %s", v, r)
+		}
+	}
+	if len(bans) > 0 {
+		t.Errorf("honest live nodes banned one another: bans by reason %v", bans)
+	}
 	arrivals := 0
 	for _, m := range members {
 		m.mu.Lock()
