@@ -178,10 +178,7 @@ func TestAdversaryCorruptData(t *testing.T) {
 				dumpStatus(ctx, t, "victim", nw.Nodes[victim])
 				t.Fatalf("%v (missing %v, corrupted %d datagrams)", err, missing, corruptor.Corrupted())
 			}
-			got := nw.Block(ctx, victim, hash)
-			if got == nil || !bytes.Equal(serialize(t, got), serialize(t, blk)) {
-				t.Fatal("the victim holds a different block")
-			}
+			checkExactBlock(ctx, t, nw, victim, blk)
 			if n := corruptor.Corrupted(); n < 1 {
 				t.Fatalf("the evil node corrupted no datagram: the attack did not happen")
 			}
@@ -346,10 +343,7 @@ func TestAdversaryForgedDatagrams(t *testing.T) {
 		dumpStatus(ctx, t, "victim", nw.Nodes[victim])
 		t.Fatalf("%v (missing %v)", err, missing)
 	}
-	got := nw.Block(ctx, victim, blk.BlockHash())
-	if got == nil || !bytes.Equal(serialize(t, got), serialize(t, blk)) {
-		t.Fatal("the victim holds a different block")
-	}
+	checkExactBlock(ctx, t, nw, victim, blk)
 
 	if st, err = nw.Nodes[victim].Status(ctx); err != nil {
 		t.Fatal(err)

@@ -206,7 +206,14 @@ func waitExactBlock(ctx context.Context, t *testing.T, nw *lab.Net, i int, blk *
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	got := nw.Block(ctx, i, hash)
+	checkExactBlock(ctx, t, nw, i, blk)
+}
+
+// checkExactBlock fails the test unless the block node i of nw holds for
+// blk's hash is byte for byte blk.
+func checkExactBlock(ctx context.Context, t *testing.T, nw *lab.Net, i int, blk *btcwire.MsgBlock) {
+	t.Helper()
+	got := nw.Block(ctx, i, blk.BlockHash())
 	if got == nil || !bytes.Equal(serialize(t, got), serialize(t, blk)) {
 		t.Fatalf("node %d holds a different block", i)
 	}

@@ -1,7 +1,6 @@
 package node_test
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"net/netip"
@@ -132,10 +131,7 @@ func TestFloodOnePeer(t *testing.T) {
 		dumpStatus(ctx, t, "victim", nw.Nodes[victim])
 		t.Fatal(werr)
 	}
-	got := nw.Block(ctx, victim, blk.BlockHash())
-	if got == nil || !bytes.Equal(serialize(t, got), serialize(t, blk)) {
-		t.Fatal("the victim holds a different block")
-	}
+	checkExactBlock(ctx, t, nw, victim, blk)
 	if st.UDP.RateLimited == before.UDP.RateLimited {
 		t.Errorf("the victim counted no rate-limited datagram: before %+v, after %+v", before.UDP, st.UDP)
 	}

@@ -1,7 +1,6 @@
 package node_test
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"testing"
@@ -50,10 +49,7 @@ func TestAdversaryWrongWitness(t *testing.T) {
 	if n := corruptor.Corrupted(); n < 1 {
 		t.Fatal("the evil node corrupted no datagram: the attack did not happen")
 	}
-	got := nw.Block(ctx, victim, hash)
-	if got == nil || !bytes.Equal(serialize(t, got), serialize(t, blk)) {
-		t.Fatal("the victim holds a different block")
-	}
+	checkExactBlock(ctx, t, nw, victim, blk)
 	st, err := nw.Nodes[victim].Status(ctx)
 	if err != nil {
 		t.Fatal(err)
