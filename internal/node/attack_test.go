@@ -24,8 +24,12 @@ import (
 // falsifies. Each test ends with the victim holding the exact honest block
 // and, for provable lies and protocol violations, the attacker banned for
 // the right reason and disconnected; no honest peer may be penalised. The
-// tests of falsified data (wrong hash, sibling, body) and of forged or
-// replayed datagrams are in adversary_test.go. Subnets 100-149 are theirs.
+// input attacks (unrequested data, oversized counts, wrong genesis) are in
+// attack_input_test.go and the stalling source in attack_stall_test.go
+// (subnets 100-149 are theirs); the tests of falsified data (wrong hash,
+// sibling, body) and of forged or replayed datagrams are in
+// adversary_test.go, of falsified witnesses in witness_test.go, and of a
+// datagram flood in flood_test.go.
 
 // attackWait bounds each wait for an event of the victim.
 const attackWait = 20 * time.Second
