@@ -64,10 +64,7 @@ func TestAttackUnrequestedData(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	st, err := victim.Status(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := mustStatus(t, ctx, victim)
 	for _, j := range st.Jobs {
 		if j.Block == other.BlockHash().String() {
 			t.Errorf("the victim holds a job for data it never opened: %+v", j)
@@ -212,10 +209,7 @@ func TestAttackWrongGenesis(t *testing.T) {
 			t.Errorf("%s: a banned address was answered %v %+v", tt.name, m.Type(), m)
 		}
 	}
-	st, err := victim.Status(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := mustStatus(t, ctx, victim)
 	if len(st.Peers) != 1 {
 		t.Errorf("the victim has %d peers, want only the honest one: %+v", len(st.Peers), st.Peers)
 	}

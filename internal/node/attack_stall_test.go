@@ -131,10 +131,7 @@ func TestAttackStall(t *testing.T) {
 				t.Fatal("the staller withheld no datagram: the attack did not happen")
 			}
 
-			st, err := nw.Nodes[victim].Status(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
+			st := mustStatus(t, ctx, nw.Nodes[victim])
 			evilIP := lab.IP(tt.subnet, evil)
 			p, ok := findPeer(t, st, evilIP)
 			t.Logf("block in %v; staller withheld %d datagrams, was asked %d times (%d soon after it was no longer believed); victim's view of it: score %d %v",

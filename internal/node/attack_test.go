@@ -79,10 +79,7 @@ func dialAttacker(ctx context.Context, t *testing.T, victim *node.Node, subnet b
 	t.Cleanup(a.Close)
 	deadline := time.Now().Add(attackWait)
 	for {
-		st, err := victim.Status(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		st := mustStatus(t, ctx, victim)
 		if _, ok := findPeer(t, st, ip); ok {
 			return a
 		}
@@ -99,10 +96,7 @@ func waitBan(ctx context.Context, t *testing.T, victim *node.Node, ip netip.Addr
 	t.Helper()
 	deadline := time.Now().Add(attackWait)
 	for {
-		st, err := victim.Status(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		st := mustStatus(t, ctx, victim)
 		if b, ok := findBan(st, ip); ok {
 			if b.Reason != reason {
 				t.Fatalf("the victim banned %v for %q, want %q", ip, b.Reason, reason)
@@ -128,10 +122,7 @@ func waitDropped(ctx context.Context, t *testing.T, victim *node.Node, a *lab.At
 	}
 	deadline := time.Now().Add(attackWait)
 	for {
-		st, err := victim.Status(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		st := mustStatus(t, ctx, victim)
 		if _, ok := findPeer(t, st, ip); !ok {
 			return
 		}
@@ -165,10 +156,7 @@ func sendUntilBanned(ctx context.Context, t *testing.T, victim *node.Node, ip ne
 			return
 		}
 		if round%every == every-1 {
-			st, err := victim.Status(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
+			st := mustStatus(t, ctx, victim)
 			if _, ok := findBan(st, ip); ok {
 				return
 			}
@@ -227,10 +215,7 @@ func checkExactBlock(ctx context.Context, t *testing.T, nw *lab.Net, i int, blk 
 // the honest node at ip.
 func checkHonest(ctx context.Context, t *testing.T, victim *node.Node, ip netip.Addr) {
 	t.Helper()
-	st, err := victim.Status(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := mustStatus(t, ctx, victim)
 	checkHonestIn(t, st, ip)
 }
 
@@ -343,10 +328,7 @@ func TestAttackMutatedTree(t *testing.T) {
 	// The honest source opens the same block hash, with the real count.
 	submitHonest(ctx, t, nw, blk)
 	waitExactBlock(ctx, t, nw, attackVictim, blk)
-	st, err := victim.Status(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := mustStatus(t, ctx, victim)
 	for _, j := range st.Jobs {
 		if j.Block == blk.BlockHash().String() && j.Txs != uint32(len(txs)) {
 			t.Errorf("the victim's job has %d transactions, want %d", j.Txs, len(txs))

@@ -118,10 +118,7 @@ func TestDiscovery(t *testing.T) {
 		}
 	}
 	for i, nd := range nodes {
-		st, err := nd.Status(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		st := mustStatus(t, ctx, nd)
 		for _, p := range st.Peers {
 			if len(p.Penalties) != 0 {
 				t.Errorf("leaf %d penalised %s: %v", i, p.Address, p.Penalties)

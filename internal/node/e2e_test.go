@@ -125,10 +125,7 @@ func TestLineWithLoss(t *testing.T) {
 				}
 			}
 			for _, i := range tt.relays {
-				st, err := net.Nodes[i].Status(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
+				st := mustStatus(t, ctx, net.Nodes[i])
 				js := st.Jobs[0]
 				t.Logf("node %d: complete %d ms, first forward %d ms, forwarded before complete %d bytes, in %d, dup %d",
 					i, js.CompleteMs, js.FirstForwardMs, js.ForwardedEarlyBy, js.BytesIn, js.DuplicateBytes)

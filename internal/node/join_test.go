@@ -43,10 +43,7 @@ func TestJoinWhileJobsLinger(t *testing.T) {
 	connected := false
 	for time.Now().Before(deadline) {
 		for _, n := range []*node.Node{a, b} {
-			st, err := n.Status(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
+			st := mustStatus(t, ctx, n)
 			for _, p := range st.Peers {
 				connected = true
 				if p.Score != 0 {
@@ -74,10 +71,7 @@ func TestCatchUpIsNotPassedOn(t *testing.T) {
 	defer cancel()
 	start := func(ip string) *node.Node { return startJoinNode(ctx, t, ip) }
 	jobs := func(n *node.Node) int {
-		st, err := n.Status(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		st := mustStatus(t, ctx, n)
 		return len(st.Jobs)
 	}
 	waitJobs := func(name string, n *node.Node, want int) {

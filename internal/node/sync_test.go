@@ -144,6 +144,7 @@ func TestSyncMainnet(t *testing.T) {
 	}
 }
 
+// mustStatus returns nd's status; an error fails the test.
 func mustStatus(t *testing.T, ctx context.Context, nd *node.Node) node.Status {
 	t.Helper()
 	st, err := nd.Status(ctx)

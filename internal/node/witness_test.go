@@ -50,10 +50,7 @@ func TestAdversaryWrongWitness(t *testing.T) {
 		t.Fatal("the evil node corrupted no datagram: the attack did not happen")
 	}
 	checkExactBlock(ctx, t, nw, victim, blk)
-	st, err := nw.Nodes[victim].Status(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := mustStatus(t, ctx, nw.Nodes[victim])
 	t.Logf("corrupted %d datagrams; victim peers %+v bans %+v", corruptor.Corrupted(), st.Peers, st.Bans)
 	if b, ok := findBan(st, lab.IP(witnessSubnet, evil)); !ok || b.Reason != "invalid-body" {
 		t.Errorf("the evil node is not banned for invalid-body: %+v", st.Bans)
