@@ -32,20 +32,18 @@ const (
 
 // listenAddr returns the address a peer listens on: the address dialled
 // for an outbound session; for an inbound one, the peer's IP and the port
-// of its BTVERSION (a node listens on one port number for TCP and UDP).
+// of its BTVERSION (a node listens on one port number for TCP and UDP; the
+// handshake refuses a zero port).
 func listenAddr(s *session.Session) (netip.AddrPort, bool) {
 	ap, err := netip.ParseAddrPort(s.RemoteAddr().String())
 	if err != nil {
 		return netip.AddrPort{}, false
 	}
-	ip := ap.Addr().Unmap()
-	if s.Dialer() {
-		return netip.AddrPortFrom(ip, ap.Port()), true
+	port := ap.Port()
+	if !s.Dialer() {
+		port = s.Version().UDPPort
 	}
-	if s.Version() == nil || s.Version().UDPPort == 0 {
-		return netip.AddrPort{}, false
-	}
-	return netip.AddrPortFrom(ip, s.Version().UDPPort), true
+	return netip.AddrPortFrom(ap.Addr().Unmap(), port), true
 }
 
 // addrs answers GET_BTADDR with the listening addresses of the other
@@ -104,8 +102,7 @@ func (n *Node) onAddr(s *session.Session, m *wire.BTAddr) {
 	if n.cfg.TargetPeers <= 0 {
 		return
 	}
-	src, _ := netip.ParseAddrPort(s.RemoteAddr().String())
-	if k := n.book.add(src.Addr().Unmap(), m, netip.AddrPortFrom(n.ip, n.port)); k > 0 {
+	if k := n.book.add(addrIP(s.RemoteAddr()), m, netip.AddrPortFrom(n.ip, n.port)); k > 0 {
 		n.log.Debug("learnt peer addresses", "peer", s, "new", k)
 	}
 }
