@@ -284,9 +284,9 @@ func (s *Syncer) headerDownloads() int {
 }
 
 // AddPeer starts syncing from p if it announces more work than ours. It
-// copies p's BTVERSION on the caller's goroutine: call it before the session
-// reads further frames (a session's decoded BTVERSION may alias its frame
-// buffer).
+// copies p's BTVERSION on the caller's goroutine, so the Run goroutine
+// reads a copy of its own (a session's BTVERSION does not alias its frame
+// buffer: the handshake decodes a clone).
 func (s *Syncer) AddPeer(p Peer) {
 	v := *p.Version()
 	v.TD = bytes.Clone(v.TD)
