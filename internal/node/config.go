@@ -56,8 +56,8 @@ type Config struct {
 	MempoolBytes int64
 	// Log receives the node's logs.
 	Log *slog.Logger
-	// RedialInterval is the wait between dials of a configured peer
-	// (default 2 s).
+	// RedialInterval is the wait between dials of a configured peer and,
+	// on average, between two rounds of peer discovery (default 2 s).
 	RedialInterval time.Duration
 	// BanDuration is how long a banned address stays banned (default 24 h).
 	BanDuration time.Duration
