@@ -118,18 +118,16 @@ type Bridge struct {
 	wg     sync.WaitGroup
 	wake   chan struct{} // capacity 1: the handover worker has work
 
-	mu          sync.Mutex
-	started     bool
-	closed      bool
-	peer        *peer.Peer // nil while not connected
-	queue       []*wire.MsgBlock
-	recent      map[chainhash.Hash]*wire.MsgBlock
-	recentOrder []chainhash.Hash
-	seen        map[chainhash.Hash]struct{} // blocks the bridge holds or has handled
-	seenOrder   []chainhash.Hash
-	asked       map[chainhash.Hash]time.Time // blocks asked for with getdata
-	removals    []removal
-	stats       Stats
+	mu       sync.Mutex
+	started  bool
+	closed   bool
+	peer     *peer.Peer // nil while not connected
+	queue    []*wire.MsgBlock
+	recent   window[*wire.MsgBlock]       // the last RecentBlocks handed over
+	seen     window[struct{}]             // blocks the bridge holds or has handled
+	asked    map[chainhash.Hash]time.Time // blocks asked for with getdata
+	removals []removal
+	stats    Stats
 }
 
 // New checks cfg and returns a bridge that is not yet running.
@@ -167,8 +165,8 @@ func New(cfg Config) (*Bridge, error) {
 	b := &Bridge{
 		cfg: cfg, params: params, log: cfg.Log.With("component", "bridge"),
 		wake:   make(chan struct{}, 1),
-		recent: make(map[chainhash.Hash]*wire.MsgBlock),
-		seen:   make(map[chainhash.Hash]struct{}),
+		recent: newWindow[*wire.MsgBlock](cfg.RecentBlocks),
+		seen:   newWindow[struct{}](seenLimit),
 		asked:  make(map[chainhash.Hash]time.Time),
 	}
 	if cfg.RPC != "" {
@@ -265,17 +263,12 @@ func (b *Bridge) OnBlock(blk *wire.MsgBlock) {
 		b.mu.Unlock()
 		return
 	}
-	if _, ok := b.recent[hash]; ok {
+	if _, ok := b.recent.m[hash]; ok {
 		b.mu.Unlock()
 		return
 	}
 	b.markSeenLocked(hash)
-	b.recent[hash] = blk
-	b.recentOrder = append(b.recentOrder, hash)
-	for len(b.recentOrder) > b.cfg.RecentBlocks {
-		delete(b.recent, b.recentOrder[0])
-		b.recentOrder = b.recentOrder[1:]
-	}
+	b.recent.add(hash, blk)
 	b.queue = append(b.queue, blk)
 	if len(b.queue) > queueLimit {
 		b.queue = b.queue[len(b.queue)-queueLimit:]
@@ -296,26 +289,43 @@ func (b *Bridge) signal() {
 // whether the hash was new. The caller holds b.mu.
 func (b *Bridge) markSeenLocked(hash chainhash.Hash) bool {
 	delete(b.asked, hash)
-	if _, ok := b.seen[hash]; ok {
+	if _, ok := b.seen.m[hash]; ok {
 		return false
 	}
-	b.seen[hash] = struct{}{}
-	b.seenOrder = append(b.seenOrder, hash)
-	if len(b.seenOrder) > seenLimit {
-		drop := len(b.seenOrder) - seenLimit
-		for _, h := range b.seenOrder[:drop] {
-			delete(b.seen, h)
-		}
-		b.seenOrder = append([]chainhash.Hash(nil), b.seenOrder[drop:]...)
-	}
+	b.seen.add(hash, struct{}{})
 	return true
+}
+
+// window holds the last limit hashes added, each with a value, in the
+// order they came.
+type window[V any] struct {
+	m     map[chainhash.Hash]V
+	order []chainhash.Hash
+	limit int
+}
+
+func newWindow[V any](limit int) window[V] {
+	return window[V]{m: make(map[chainhash.Hash]V), limit: limit}
+}
+
+// add records hash with v (the caller checks it is not there yet) and
+// forgets the oldest hashes beyond the limit.
+func (w *window[V]) add(hash chainhash.Hash, v V) {
+	w.m[hash] = v
+	w.order = append(w.order, hash)
+	if drop := len(w.order) - w.limit; drop > 0 {
+		for _, h := range w.order[:drop] {
+			delete(w.m, h)
+		}
+		w.order = append([]chainhash.Hash(nil), w.order[drop:]...)
+	}
 }
 
 // wantBlock reports whether to ask for block hash, and records the ask.
 func (b *Bridge) wantBlock(hash chainhash.Hash, now time.Time) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if _, ok := b.seen[hash]; ok {
+	if _, ok := b.seen.m[hash]; ok {
 		return false
 	}
 	if at, ok := b.asked[hash]; ok && now.Sub(at) < askAgain {

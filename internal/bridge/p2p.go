@@ -82,7 +82,7 @@ func (b *Bridge) runPeer(ctx context.Context) (established bool, err error) {
 	// Announce the recent blocks: the Bitcoin node may have missed them
 	// while the bridge was away (it ignores those it has).
 	inv := wire.NewMsgInv()
-	for _, h := range b.recentOrder {
+	for _, h := range b.recent.order {
 		_ = inv.AddInvVect(wire.NewInvVect(wire.InvTypeBlock, &h))
 	}
 	b.mu.Unlock()
@@ -236,7 +236,7 @@ type engineNode interface {
 // map, or from the node's job engine while it still holds the job.
 func (b *Bridge) block(hash chainhash.Hash) *wire.MsgBlock {
 	b.mu.Lock()
-	blk := b.recent[hash]
+	blk := b.recent.m[hash]
 	b.mu.Unlock()
 	if blk != nil {
 		return blk
