@@ -134,7 +134,7 @@ func soakDuration(t *testing.T) time.Duration {
 // from before a block was submitted until it arrived everywhere must
 // complete that block, and the heap (after GC) must stay under
 // soakHeapLimit and, in runs long enough for completed jobs to expire,
-// stop growing. It runs ~15 s by default; BLOCKTORRENT_SOAK=5m runs it for
+// stop growing. It runs soakDefault (14 s) by default; BLOCKTORRENT_SOAK=5m runs it for
 // five minutes.
 func TestSoakChurn(t *testing.T) {
 	dur := soakDuration(t)
