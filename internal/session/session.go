@@ -102,7 +102,11 @@ type Session struct {
 	now     func() time.Time
 
 	tcpIn, tcpOut atomic.Int64
-	heard         atomic.Int64 // unix nanoseconds of the last frame or datagram from the peer
+	// writeMu is held by the writer goroutine while it writes a batch of
+	// frames and flushes it, and by Disconnect while it writes its frame:
+	// a DISCONNECT never lands inside another frame.
+	writeMu sync.Mutex
+	heard   atomic.Int64 // unix nanoseconds of the last frame or datagram from the peer
 }
 
 type arrival struct {
@@ -318,8 +322,12 @@ func (s *Session) SendTCPWait(ctx context.Context, m wire.Message) error {
 
 // Disconnect sends DISCONNECT and closes the session.
 func (s *Session) Disconnect(reason wire.DisconnectReason, msg string) {
+	// The deadline also ends a writer batch stuck on a peer that does not
+	// read, so the lock below is free within a second.
 	_ = s.conn.SetWriteDeadline(time.Now().Add(time.Second))
+	s.writeMu.Lock()
 	_ = wire.WriteFrame(s.conn, &wire.Disconnect{Reason: reason, Message: msg})
+	s.writeMu.Unlock()
 	flushBeforeClose(s.conn)
 	s.close(fmt.Errorf("%w: %v: %s", ErrClosed, reason, msg))
 }
@@ -415,9 +423,11 @@ func (s *Session) writer() {
 		case <-s.done:
 			return
 		}
+		s.writeMu.Lock()
 		for {
 			buf = wire.AppendFrame(buf[:0], m)
 			if _, err := bw.Write(buf); err != nil {
+				s.writeMu.Unlock()
 				s.close(err)
 				return
 			}
@@ -429,7 +439,9 @@ func (s *Session) writer() {
 			}
 			break
 		}
-		if err := bw.Flush(); err != nil {
+		err := bw.Flush()
+		s.writeMu.Unlock()
+		if err != nil {
 			s.close(err)
 			return
 		}
